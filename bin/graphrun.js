@@ -1,0 +1,11 @@
+#!/usr/bin/env node
+// graphrun entry point: runs the compiled CLI (npm install builds it through `prepare`).
+import { existsSync } from 'node:fs';
+const cli = new URL('../dist/src/cli.js', import.meta.url);
+if (!existsSync(cli)) {
+  process.stderr.write('graphrun: not built yet — run `npm install` (or `npm run build`) in the project folder\n');
+  process.exit(1);
+}
+const { main } = await import(cli.href);
+const code = await main(process.argv.slice(2));
+process.exitCode = code;

@@ -1,0 +1,164 @@
+/**
+ * The node contract: everything a node type may import from the runtime.
+ *
+ * A node type is a `NodeDefinition`: its options as a JSON Schema (TypeBox builds it, and the
+ * config type the node receives is derived from that same schema), its ports and the kind of
+ * packet each carries, and `create(config, ctx)`, which returns a `NodeInstance`.
+ *
+ * Invariants the runtime keeps for every node, so no node has to:
+ * - packets in/out, drops per edge and reason, errors, restarts, queue depth, in-flight work and
+ *   processing time are counted by the runtime;
+ * - a node is never given more than `concurrency` packets at once (default 1);
+ * - a throw (or a rejected promise) from `process`/`run`/`start` is counted, shown, and the node
+ *   is restarted with backoff; the rest of the graph keeps running;
+ * - `stop` is called once per instance, with a deadline.
+ */
+import type { Static, TObject, TProperties } from '@sinclair/typebox';
+import type { Logger } from 'pino';
+
+export { Type } from '@sinclair/typebox';
+export type { Static } from '@sinclair/typebox';
+export type { Logger } from 'pino';
+
+/** The kinds of packet a port may carry; `any` accepts every kind. */
+export type PortKind = 'frame' | 'detections' | 'tracks' | 'poses' | 'event' | 'summary' | 'any';
+
+/**
+ * Everything that moves along an edge. The same object is handed to every consumer of a port:
+ * a node must treat packets it receives (and their `data`) as read-only and build a new packet
+ * for what it emits (spreading the old one keeps stream id, seq and capture time).
+ */
+export interface Packet<T = unknown> {
+  /** Camera or stream this packet belongs to. */
+  streamId: string;
+  /** Sequence number set by the source, per stream, increasing by one per packet it emits. */
+  seq: number;
+  /** Capture time, ms since the Unix epoch: the clock every time-based decision uses. */
+  captureTimeMs: number;
+  data: T;
+}
+
+export type PixelFormat = 'rgb24' | 'bgr24' | 'gray8';
+
+/** Raw pixels plus geometry. `pixels` is never copied between nodes. */
+export interface Frame {
+  width: number;
+  height: number;
+  format: PixelFormat;
+  /** Row-major pixels, `stride * height` bytes. Backed by a SharedArrayBuffer when it came from a
+   * `FramePool`, so worker threads can read it without a copy. */
+  pixels: Buffer;
+  /** Bytes per row. */
+  stride: number;
+}
+
+export interface PortSpec {
+  kind: PortKind;
+  description: string;
+  /** Input ports only: the queue policy used when the graph names none. Default `latest`. */
+  defaultQueue?: QueuePolicy;
+  /** Input ports only: must the graph connect it? Default true. */
+  required?: boolean;
+}
+
+export type QueuePolicy =
+  | { mode: 'latest' }
+  | { mode: 'drop_oldest'; size: number }
+  | { mode: 'drop_newest'; size: number }
+  | { mode: 'block'; size: number };
+
+export type NodeState = 'starting' | 'running' | 'degraded' | 'error' | 'stopped';
+
+/** Time source. Logic takes time from packets or from here, never from `Date.now()`. */
+export interface Clock {
+  /** Wall-clock ms since the Unix epoch. */
+  now(): number;
+  /** Monotonic ms, for measuring durations. */
+  monotonic(): number;
+  /** Resolves after `ms`, or rejects with an AbortError when `signal` aborts. */
+  sleep(ms: number, signal?: AbortSignal): Promise<void>;
+}
+
+export interface NodeMetrics {
+  /** A counter `graphrun_<name>` with `node_id`/`node_type` labels already set. */
+  counter(name: string, help: string): { inc(n?: number): void };
+  gauge(name: string, help: string): { set(v: number): void };
+  histogram(name: string, help: string, buckets?: number[]): { observe(v: number): void };
+}
+
+export interface NodeContext {
+  readonly id: string;
+  readonly type: string;
+  /** pino child logger with `node_id` and `node_type` bound; secrets in strings are redacted. */
+  readonly log: Logger;
+  readonly clock: Clock;
+  /** Aborted when this instance is being stopped: loops and waits should end on it. */
+  readonly signal: AbortSignal;
+  /** Directory of the graph file, to resolve relative paths in options. */
+  readonly graphDir: string;
+  readonly metrics: NodeMetrics;
+  /** Report state and a one-line human text for the status page. */
+  status(update: { state?: NodeState; text?: string }): void;
+  /**
+   * Send a packet on an output port to every connected consumer. Returns a promise only when a
+   * `block` edge downstream is full: await it (a source that awaits pauses; that is what
+   * `block` means). Never drops on `block` edges; other policies drop by their rule and count it.
+   */
+  emit(port: string, packet: Packet): void | Promise<void>;
+  /** Number of consumers connected to an output port (a node may skip work nobody reads). */
+  connected(port: string): number;
+}
+
+export interface NodeInstance {
+  /** Acquire processes, sockets, model sessions. Rejecting fails the start (retried with backoff). */
+  start?(): void | Promise<void>;
+  /** Per-packet work for non-source nodes. */
+  process?(packet: Packet, port: string): void | Promise<void>;
+  /**
+   * Sources only: produce packets until `ctx.signal` aborts or the input is exhausted.
+   * Resolving means "this source has ended" (a file that is done); rejecting is an error.
+   */
+  run?(): Promise<void>;
+  /** Release everything. Called once; must finish within the runtime's stop deadline. */
+  stop?(): void | Promise<void>;
+}
+
+export interface NodeDefinition<P extends TProperties = TProperties> {
+  /** kebab-case; equals the folder name under nodes/. */
+  type: string;
+  /** One line for `graphrun nodes` and the docs. */
+  summary: string;
+  /** Options schema: every property needs a description and, unless required, a default. */
+  options: TObject<P>;
+  inputs: Record<string, PortSpec>;
+  outputs: Record<string, PortSpec>;
+  /**
+   * Can this node pause when a downstream `block` edge is full? True for nodes that await
+   * `emit` and for sources that can wait (files, synthetic); false for live cameras, which
+   * cannot stop the world. The validator refuses `block` edges from nodes that cannot.
+   */
+  canPause: boolean;
+  create(config: Static<TObject<P>>, ctx: NodeContext): NodeInstance;
+}
+
+/** Helper that keeps the option types attached to `create`. */
+export function defineNode<P extends TProperties>(def: NodeDefinition<P>): NodeDefinition<P> {
+  return def;
+}
+
+/** A definition with its option types erased, as stored in the registry. */
+export type AnyNodeDefinition = NodeDefinition<any>;
+
+export function isSource(def: AnyNodeDefinition): boolean {
+  return Object.keys(def.inputs).length === 0;
+}
+
+/**
+ * The options schema as validators and docs see it: an option with a default is not required
+ * (TypeBox marks every property required; the default fills it in before the node sees it).
+ */
+export function optionsJsonSchema(def: AnyNodeDefinition): Record<string, unknown> {
+  const s = JSON.parse(JSON.stringify(def.options)) as { properties?: Record<string, { default?: unknown }>; required?: string[] };
+  const required = (s.required ?? []).filter((k) => s.properties?.[k]?.default === undefined);
+  return { ...s, required, additionalProperties: false };
+}

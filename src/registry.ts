@@ -1,0 +1,34 @@
+/**
+ * The explicit list of node types. The runtime knows a node type only through this list:
+ * adding a node means adding its folder under nodes/ and one line here.
+ */
+import type { AnyNodeDefinition } from './contract.js';
+import { syntheticSource } from '../nodes/synthetic-source/synthetic-source.js';
+import { debugSink } from '../nodes/debug-sink/debug-sink.js';
+
+export const builtinNodes: AnyNodeDefinition[] = [syntheticSource, debugSink];
+
+export class Registry {
+  private readonly byType = new Map<string, AnyNodeDefinition>();
+  constructor(defs: AnyNodeDefinition[] = builtinNodes) {
+    for (const d of defs) {
+      if (this.byType.has(d.type)) throw new Error(`node type "${d.type}" registered twice`);
+      this.byType.set(d.type, d);
+    }
+  }
+  get(type: string): AnyNodeDefinition | undefined {
+    return this.byType.get(type);
+  }
+  types(): string[] {
+    return [...this.byType.keys()].sort();
+  }
+  all(): AnyNodeDefinition[] {
+    return this.types().map((t) => this.byType.get(t)!);
+  }
+  /** A registry with extra types (tests, plugins). */
+  with(defs: AnyNodeDefinition[]): Registry {
+    return new Registry([...this.byType.values(), ...defs]);
+  }
+}
+
+export const defaultRegistry = new Registry();
