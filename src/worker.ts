@@ -1,0 +1,23 @@
+/**
+ * The worker side of a WorkerPool: `serveWorker(init, handle)` runs `init(workerData)` once
+ * (load a model session), tells the pool it is ready, then answers jobs one at a time.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+
+export async function serveWorker<S, Req, Res>(
+  init: (data: any) => S | Promise<S>,
+  handle: (state: S, req: Req) => Res | Promise<Res>,
+): Promise<void> {
+  const port = parentPort;
+  if (!port) throw new Error('serveWorker must run inside a worker thread');
+  const state = await init(workerData);
+  port.on('message', async (m: { type: string; msg: Req }) => {
+    if (m.type !== 'job') return;
+    try {
+      port.postMessage({ type: 'result', result: await handle(state, m.msg) });
+    } catch (err) {
+      port.postMessage({ type: 'error', error: err instanceof Error ? err.message : String(err) });
+    }
+  });
+  port.postMessage({ type: 'ready' });
+}
