@@ -34,9 +34,10 @@ export function graphJsonSchema(registry: Registry): Record<string, unknown> {
   };
   common.properties.inputs = { type: 'object', description: common.properties.inputs.description, additionalProperties: inputValue };
   const types = registry.all();
+  // `type` is not required here: a file that extends another may override a node's options
+  // without repeating its type. The validator still insists on it for the merged graph.
   const node = {
-    type: 'object',
-    required: ['type'],
+    type: ['object', 'null'],
     properties: { ...common.properties, type: { type: 'string', enum: types.map((d) => d.type), description: 'Node type (see `graphrun nodes`).' } },
     allOf: types.map((d) => {
       const opts = optionsJsonSchema(d) as Record<string, any>;
@@ -55,11 +56,35 @@ export function graphJsonSchema(registry: Registry): Record<string, unknown> {
   top.properties.extends = { type: 'string', description: 'Another graph file this one overrides (deep merge; null removes a key).' };
   top.properties.nodes = { type: 'object', description: top.properties.nodes.description, propertyNames: { pattern: '^[a-z][a-z0-9_-]*$' }, additionalProperties: node };
   delete top.properties.nodes.patternProperties;
-  return {
+  return forEditors({
     $schema: 'https://json-schema.org/draft/2020-12/schema',
     $id: 'https://graphrun.dev/schemas/graph.schema.json',
     title: 'graphrun graph file',
     ...top,
-    required: ['version', 'name', 'nodes'],
-  };
+    required: [],
+    // A file that extends another inherits version, name and nodes from it.
+    if: { required: ['extends'] },
+    else: { required: ['version', 'name', 'nodes'] },
+  }) as Record<string, unknown>;
+}
+
+const ENV_REF = { type: 'string', pattern: '\\$\\{[^}]+\\}', description: 'An environment variable reference, ${NAME} or ${NAME:-default}.' };
+
+/**
+ * Editors see the file before interpolation and before defaults are filled in, so: an option
+ * with a default is not required, a pattern also admits `${VAR}`, and a number or boolean may be
+ * written as `${VAR}`.
+ */
+function forEditors(s: unknown): unknown {
+  if (Array.isArray(s)) return s.map(forEditors);
+  if (s === null || typeof s !== 'object') return s;
+  const o: Record<string, any> = {};
+  for (const [k, v] of Object.entries(s)) o[k] = k === 'const' || k === 'enum' || k === 'default' ? v : forEditors(v);
+  if (o.properties && Array.isArray(o.required)) o.required = o.required.filter((k: string) => o.properties[k]?.default === undefined);
+  if (typeof o.pattern === 'string') o.pattern = `(?:${o.pattern})|\\$\\{`;
+  if (o.type === 'number' || o.type === 'integer' || o.type === 'boolean') {
+    const { description, default: dflt, ...rest } = o;
+    return { description, default: dflt, anyOf: [rest, ENV_REF] };
+  }
+  return o;
 }

@@ -1,0 +1,48 @@
+#!/usr/bin/env node
+// Makes sure the system programs a command needs are there before it runs, so a fresh machine
+// gets one clear line (or an automatic install as root) instead of a wall of failing tests.
+//   node scripts/ensure-system-deps.mjs demo|test
+// As root with apt-get available, missing Debian packages are installed; otherwise it prints the
+// exact install command and exits 1. Set GRAPHRUN_NO_APT=1 to never install.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+
+/** Each need: how to tell it is there, and the Debian packages that provide it. */
+const NEEDS = {
+  chromium: { check: () => existsSync('/usr/bin/chromium'), packages: ['chromium'], why: 'status page tests (headless browser)' },
+  prometheus: { check: () => has('prometheus'), packages: ['prometheus'], why: '/metrics scrape test' },
+};
+const PROFILES = {
+  demo: [],
+  test: ['chromium', 'prometheus'],
+};
+
+function has(cmd) {
+  return spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
+}
+
+const profile = process.argv[2] ?? 'test';
+const wanted = PROFILES[profile];
+if (!wanted) {
+  console.error(`ensure-system-deps: unknown profile "${profile}" (demo, test)`);
+  process.exit(2);
+}
+const missing = wanted.filter((n) => !NEEDS[n].check());
+if (missing.length === 0) process.exit(0);
+const packages = [...new Set(missing.flatMap((n) => NEEDS[n].packages))];
+const canApt = process.getuid?.() === 0 && has('apt-get') && process.env.GRAPHRUN_NO_APT !== '1';
+if (canApt) {
+  console.error(`graphrun: installing ${packages.join(' ')} for ${missing.map((n) => NEEDS[n].why).join(', ')} (apt-get)…`);
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  const install = () => spawnSync('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...packages], { stdio: ['ignore', 'ignore', 'inherit'], env }).status === 0;
+  if (!install()) {
+    execFileSync('apt-get', ['update', '-qq'], { stdio: ['ignore', 'ignore', 'inherit'], env });
+    install();
+  }
+  const still = wanted.filter((n) => !NEEDS[n].check());
+  if (still.length === 0) process.exit(0);
+  console.error(`graphrun: could not install ${still.join(', ')}; install it with: apt-get install -y ${[...new Set(still.flatMap((n) => NEEDS[n].packages))].join(' ')}`);
+  process.exit(1);
+}
+console.error(`graphrun ${profile} needs ${missing.join(', ')} (${missing.map((n) => NEEDS[n].why).join('; ')}): sudo apt-get install -y ${packages.join(' ')}`);
+process.exit(1);
