@@ -105,11 +105,17 @@ export class App {
     }
   }
 
-  async stop(): Promise<void> {
-    for (const w of this.watchers) w.close();
-    this.changes.complete();
-    await this.reloading;
-    await this.runtime.stop();
-    await this.server?.stop();
+  private stopping: Promise<void> | undefined;
+
+  /** Stop everything; safe to call more than once. */
+  stop(): Promise<void> {
+    this.stopping ??= (async () => {
+      for (const w of this.watchers) w.close();
+      this.changes.complete();
+      await this.reloading;
+      await this.runtime.stop();
+      await this.server?.stop();
+    })();
+    return this.stopping;
   }
 }
