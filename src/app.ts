@@ -23,6 +23,8 @@ export interface AppOptions {
   /** Override status.listen (tests use port 0). */
   listen?: { host: string; port: number };
   statusIntervalMs?: number;
+  /** Readiness: start-up grace and how long a live source may be silent (defaults 30 s, 10 s). */
+  ready?: { graceMs?: number; staleMs?: number };
 }
 
 export class InvalidGraphError extends Error {
@@ -46,7 +48,7 @@ export class App {
     const app = new App(file, opts);
     const graph = app.compile();
     if ('diagnostics' in graph) throw new InvalidGraphError(graph.diagnostics);
-    app.runtime = new Runtime(graph, { log: opts.log, clock: opts.clock });
+    app.runtime = new Runtime(graph, { log: opts.log, clock: opts.clock, readyGraceMs: opts.ready?.graceMs, readyStaleMs: opts.ready?.staleMs });
     const st = graph.status;
     if (st.enabled) {
       const listen = opts.listen ?? { host: st.host, port: st.port };
