@@ -50,6 +50,21 @@ export interface Frame {
   pixels: Buffer;
   /** Bytes per row. */
   stride: number;
+  /**
+   * How these pixels map back to the camera's own: source = frame × scale + offset. Set by
+   * whatever scaled the picture (ffmpeg at the source, the resize node), so detections can be
+   * reported in source pixels. Absent means the frame is the source.
+   */
+  source?: SourceTransform;
+}
+
+export interface SourceTransform {
+  width: number;
+  height: number;
+  scaleX: number;
+  scaleY: number;
+  offsetX: number;
+  offsetY: number;
 }
 
 export interface PortSpec {

@@ -5,8 +5,11 @@
 import type { AnyNodeDefinition } from './contract.js';
 import { syntheticSource } from '../nodes/synthetic-source/synthetic-source.js';
 import { debugSink } from '../nodes/debug-sink/debug-sink.js';
+import { rtspSource } from '../nodes/rtsp-source/rtsp-source.js';
+import { fileSource } from '../nodes/file-source/file-source.js';
+import { resize } from '../nodes/resize/resize.js';
 
-export const builtinNodes: AnyNodeDefinition[] = [syntheticSource, debugSink];
+export const builtinNodes: AnyNodeDefinition[] = [syntheticSource, debugSink, rtspSource, fileSource, resize];
 
 export class Registry {
   private readonly byType = new Map<string, AnyNodeDefinition>();
