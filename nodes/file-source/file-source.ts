@@ -23,6 +23,7 @@ import { access } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { defineNode, Type, type Frame, type Packet, type SourceTransform } from '../../src/contract.js';
+import { resolveAsset } from '../../src/assets.js';
 import { bytesPerPixelOf, classifyExit, ffprobePathFor, findFfmpeg, FrameSplitter, killChild, spawnFfmpeg, StderrReader, videoFilter } from '../../src/media/ffmpeg.js';
 
 const execFileP = promisify(execFile);
@@ -43,7 +44,7 @@ export const fileSource = defineNode({
   type: 'file-source',
   summary: 'A video file or still image decoded by ffmpeg; real-time or as fast as consumers accept.',
   options: Type.Object({
-    path: Type.String({ minLength: 1, description: 'Video or image file; relative paths are relative to the graph file.' }),
+    path: Type.String({ minLength: 1, description: 'Video or image file (relative to the graph file), or a sample id such as sample:vtest (fetched on first use).' }),
     stream_id: Type.String({ default: '', description: 'Stream id on every packet; empty means the node id.' }),
     realtime: Type.Boolean({ default: true, description: "Play at the file's rate; false goes as fast as consumers accept (with block edges: every frame, once, in order)." }),
     loop: Type.Boolean({ default: false, description: 'Start again at the end (frame numbers and times keep increasing).' }),
@@ -57,7 +58,7 @@ export const fileSource = defineNode({
   outputs: { frames: { kind: 'frame', description: 'Decoded frames.' } },
   canPause: true,
   create(cfg, ctx) {
-    const file = path.resolve(ctx.graphDir, cfg.path);
+    let file = path.resolve(ctx.graphDir, cfg.path);
     const streamId = cfg.stream_id || ctx.id;
     const bpp = bytesPerPixelOf(cfg.pixel_format);
     let info: Probe;
@@ -67,6 +68,10 @@ export const fileSource = defineNode({
     return {
       async start() {
         ffmpegPath = (await findFfmpeg(cfg.ffmpeg_path)).path;
+        if (cfg.path.startsWith('sample:')) {
+          ctx.status({ text: `getting ${cfg.path}` });
+          file = (await resolveAsset(cfg.path, 'sample', { baseDir: ctx.graphDir })).path;
+        }
         try { await access(file); } catch { throw new Error(`file not found: ${file}`); }
         try {
           info = await probe(ffprobePathFor(ffmpegPath), file);
