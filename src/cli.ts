@@ -52,7 +52,7 @@ export async function main(argv: string[], registry: Registry = defaultRegistry)
     .description('list node types, or show one with its ports and options')
     .action((type?: string) => {
       const r = describeNodes(registry, type);
-      process.stdout.write(r.text);
+      (r.ok ? process.stdout : process.stderr).write(r.text);
       code = r.ok ? EXIT_OK : EXIT_INVALID;
     });
 

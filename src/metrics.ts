@@ -105,8 +105,11 @@ export class MetricsHub {
     return this.processing.labels({ node_id: id, node_type: type });
   }
 
+  /** Drop a node's series (removed by a reload, or its type changed), node-specific ones included. */
   forget(id: string, type: string): void {
-    this.processing.remove({ node_id: id, node_type: type });
+    const labels = { node_id: id, node_type: type };
+    this.processing.remove(labels);
+    for (const m of this.custom.values()) (m as client.Counter<'node_id' | 'node_type'>).remove(labels);
   }
 
   /** Node-specific metrics: `graphrun_<name>` with the node's labels bound. */
