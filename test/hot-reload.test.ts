@@ -182,7 +182,10 @@ describe('app.reload() (SIGHUP)', () => {
     type: test-recorder
     inputs: { in: cam.frames }
 ` }));
+    // Absence can only be waited for: well past the watcher's 150 ms debounce.
+    await new Promise((res) => setTimeout(res, 400));
     expect(t.app.runtime.reloads).toBe(1);
+    expect(t.app.runtime.graph.nodes.has('extra')).toBe(false);
     const r = await t.app.reload();
     expect(r.ok).toBe(true);
     expect(r.changed).toEqual(['rec']);

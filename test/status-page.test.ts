@@ -144,6 +144,8 @@ nodes:
       expect(b.status, `GET ${p} with Bearer`).toBe(200);
       const x = await fetch(base + p, { headers: { 'x-graphrun-token': TOKEN } });
       expect(x.status, `GET ${p} with X-Graphrun-Token`).toBe(200);
+      const lower = await fetch(base + p, { headers: { authorization: `bearer ${TOKEN}` } });
+      expect(lower.status, `GET ${p} with "bearer" (auth schemes are case-insensitive)`).toBe(200);
       if (p === '/status.json') {
         const snap = (await b.json()) as StatusSnapshot;
         expect(snap.nodes.map((n) => n.id).sort()).toEqual(['cam', 'sink']);
@@ -212,6 +214,50 @@ nodes:
       expect(resp?.status()).toBe(401);
     } finally {
       await page2.close();
+    }
+  });
+});
+
+describe('status page connection', () => {
+  const SMALL = `
+version: 1
+name: conn-test
+nodes:
+  cam:
+    type: synthetic-source
+    width: 16
+    height: 16
+    fps: 30
+  sink:
+    type: debug-sink
+    inputs: { in: cam.frames }
+`;
+
+  it('shows the banner while the server is gone and recovers when it is back', async () => {
+    const t1 = await startGraph(SMALL, { statusIntervalMs: 200 });
+    const port = Number(new URL(t1.app.statusUrl).port);
+    let t2: TestApp | undefined;
+    const page = await openStatusPage(browser, t1.app.statusUrl);
+    try {
+      expect(await page.locator('#conn-banner').isHidden()).toBe(true);
+      expect(await page.locator('#conn-text').textContent()).toBe('live');
+      await t1.app.stop();
+      await page.locator('#conn-banner').waitFor({ state: 'visible', timeout: 5000 });
+      expect(await page.locator('#conn-banner').textContent()).toMatch(/^disconnected — reconnecting/);
+      expect(await page.locator('#content').getAttribute('class')).toContain('stale');
+      // The last data stays on screen.
+      expect(await nodeField(page, 'sink', 'id')).toBe('sink');
+
+      t2 = await startGraph(SMALL, { statusIntervalMs: 200, listen: { host: '127.0.0.1', port } });
+      await page.locator('#conn-banner').waitFor({ state: 'hidden', timeout: 10000 });
+      expect(await page.locator('#conn-text').textContent()).toBe('live');
+      expect(await page.locator('#content').getAttribute('class')).not.toContain('stale');
+      // Data from the new run: its file is a different temp file.
+      await pollFor(async () => ((await page.locator('#graph-file').textContent()) === t2!.app.runtime.graph.file ? true : undefined), 5000, 'the page to show the new run');
+    } finally {
+      await page.close();
+      await t1.app.stop();
+      await t2?.app.stop();
     }
   });
 });

@@ -86,7 +86,8 @@ export class StatusServer {
     const token = this.opts.token;
     if (!token) return true;
     const auth = req.headers.authorization;
-    const given = (auth?.startsWith('Bearer ') ? auth.slice(7) : undefined) ?? (req.headers['x-graphrun-token'] as string | undefined) ?? u.searchParams.get('token') ?? '';
+    const bearer = auth ? /^bearer +(.*)$/i.exec(auth)?.[1] : undefined; // the scheme is case-insensitive (RFC 7235)
+    const given = bearer ?? (req.headers['x-graphrun-token'] as string | undefined) ?? u.searchParams.get('token') ?? '';
     const a = Buffer.from(given);
     const b = Buffer.from(token);
     return a.length === b.length && timingSafeEqual(a, b);

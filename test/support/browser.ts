@@ -24,7 +24,7 @@ export async function launchChromium(): Promise<Browser> {
 
 /** Open the status page and wait until it rendered its first snapshot (`body[data-ready]`). */
 export async function openStatusPage(browser: Browser, url: string, timeoutMs = 10000): Promise<Page> {
-  const page = await browser.newPage({ viewport: { width: 1600, height: 900 } });
+  const page = await browser.newPage({ viewport: { width: 1920, height: 1000 } });
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(e.message));
   await page.goto(url);
