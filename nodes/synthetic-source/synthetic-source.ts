@@ -67,8 +67,9 @@ export const syntheticSource = defineNode({
           const packet: Packet<Frame> = { streamId, seq, captureTimeMs: ctx.clock.now(), data: frames[seq % frames.length] };
           seq++;
           produced.inc();
-          const wait = ctx.emit('frames', packet);
-          if (wait) await wait;
+          // Always await, even when emit returns nothing: it lets consumers take this frame
+          // (their pumps are queued microtasks) before a catch-up frame could replace it.
+          await ctx.emit('frames', packet);
           if (!cfg.realtime) await yieldToLoop();
           const t = ctx.clock.monotonic();
           if (t - lastText > 1000) {
