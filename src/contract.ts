@@ -132,6 +132,9 @@ export interface NodeInstance {
   /**
    * Sources only: produce packets until `ctx.signal` aborts or the input is exhausted.
    * Resolving means "this source has ended" (a file that is done); rejecting is an error.
+   * A source must wait on I/O or a timer regularly: packets move on microtasks, so a loop that
+   * only awaits `emit` would hold the event loop (status server, timers, signals) for as long
+   * as it runs.
    */
   run?(): Promise<void>;
   /** Release everything. Called once; must finish within the runtime's stop deadline. */

@@ -14,7 +14,7 @@ import { isSource } from '../contract.js';
 import type { CompiledGraph, CompiledNode } from '../graph/compile.js';
 import { policyText } from '../graph/compile.js';
 import type { Diagnostic } from '../graph/diagnostics.js';
-import { MetricsHub, type EdgeStatsView, type NodeStatsView, type StatsSource } from '../metrics.js';
+import { LatencyHistogram, MetricsHub, type EdgeStatsView, type NodeStatsView, type StatsSource } from '../metrics.js';
 import { redactSecrets } from '../redact.js';
 import type { EdgeSnapshot, NodeSnapshot, StatusSnapshot } from '../status/snapshot.js';
 import { systemClock } from './clock.js';
@@ -31,11 +31,13 @@ export class NodeStats {
   lastError: string | null = null;
   lastOutAt = -Infinity;
   readonly durations = new Float64Array(WINDOW);
+  readonly latency = new LatencyHistogram();
   private n = 0;
   private samples: { t: number; in: number; out: number }[] = [];
 
   record(ms: number): void {
     this.durations[this.n++ % WINDOW] = ms;
+    this.latency.observe(ms / 1000);
   }
   quantile(q: number): number | null {
     const count = Math.min(this.n, WINDOW);
@@ -89,12 +91,10 @@ class NodeRunner {
   startedAt = 0;
   readonly log: Logger;
   readonly source: boolean;
-  private readonly hist;
 
   constructor(readonly node: CompiledNode, private readonly rt: Runtime, readonly stats: NodeStats) {
     this.log = rt.log.child({ node_id: node.id, node_type: node.type });
     this.source = isSource(node.def);
-    this.hist = rt.metrics.processingFor(node.id, node.type);
   }
 
   get id(): string { return this.node.id; }
@@ -145,13 +145,13 @@ class NodeRunner {
     if (gen !== this.gen) return; // a previous instance finishing late
     this.inFlight--;
     this.stats.record(ms);
-    this.hist.observe(ms / 1000);
   }
 
   private makeContext(gen: number, signal: AbortSignal): NodeContext {
     const runner = this;
     const { node, stats } = this;
     const defOutputs = node.def.outputs;
+    const source = this.source;
     return {
       id: node.id,
       type: node.type,
@@ -173,7 +173,7 @@ class NodeRunner {
           return;
         }
         stats.packetsOut++;
-        stats.lastOutAt = runner.rt.clock.monotonic();
+        if (source) stats.lastOutAt = runner.rt.clock.monotonic(); // readiness reads it for sources only
         if (edges.length === 1) return edges[0].push(packet);
         let waits: Promise<void>[] | undefined;
         for (let i = 0; i < edges.length; i++) {
@@ -490,7 +490,7 @@ export class Runtime implements StatsSource {
   nodeViews(): NodeStatsView[] {
     return [...this.runners.values()].map((r) => ({
       id: r.id, type: r.node.type, state: r.state, packetsIn: r.stats.packetsIn, packetsOut: r.stats.packetsOut,
-      errors: r.stats.errors, restarts: r.stats.restarts, inFlight: r.inFlight,
+      errors: r.stats.errors, restarts: r.stats.restarts, inFlight: r.inFlight, latency: r.stats.latency, source: r.source,
     }));
   }
 
