@@ -8,7 +8,7 @@ import { Type, type TSchema } from '@sinclair/typebox';
 import type { AnyNodeDefinition, PortKind, QueuePolicy } from '../contract.js';
 import { isSource, optionsJsonSchema } from '../contract.js';
 import type { Registry } from '../registry.js';
-import { didYouMean, pathToString, sortDiagnostics, type Diagnostic, type PathSeg } from './diagnostics.js';
+import { describeValue as describe, didYouMean, pathToString, sortDiagnostics, type Diagnostic, type PathSeg } from './diagnostics.js';
 import { loadGraphFile, type LoadedGraph, type LoadOptions } from './load.js';
 
 export interface RestartPolicy { initial_ms: number; max_ms: number; reset_after_ms: number }
@@ -50,6 +50,14 @@ export interface CompiledGraph {
 export const RESERVED_KEYS = ['type', 'inputs', 'concurrency', 'restart', 'description'] as const;
 
 const DESC = (d: string) => ({ description: d });
+const LISTEN_PATTERN = '^(\\[[0-9a-fA-F:]+\\]|[A-Za-z0-9.-]*):[0-9]{1,5}$';
+
+/** What to write instead, for values refused by a pattern (descriptions say what a key is for,
+ * not how to fix it). */
+const PATTERN_HINTS: Record<string, string> = {
+  name: 'use letters, digits, _ . or -, starting with a letter or digit',
+  'status.listen': 'write host:port, like 127.0.0.1:8090, 0.0.0.0:8090 or [::1]:8090',
+};
 export const RestartSchema = Type.Object({
   initial_ms: Type.Integer({ minimum: 0, default: 500, ...DESC('First restart delay after a failure.') }),
   max_ms: Type.Integer({ minimum: 0, default: 30000, ...DESC('Longest restart delay (delays double up to this).') }),
@@ -66,7 +74,7 @@ export const NodeCommonSchema = Type.Object({
 
 export const StatusSchema = Type.Object({
   enabled: Type.Boolean({ default: true, ...DESC('Serve the status page, /ws, /metrics, /healthz and /readyz.') }),
-  listen: Type.String({ default: '127.0.0.1:8090', pattern: '^(\\[[0-9a-fA-F:]+\\]|[A-Za-z0-9.-]*):[0-9]{1,5}$', ...DESC('host:port to listen on; beyond loopback a token is required.') }),
+  listen: Type.String({ default: '127.0.0.1:8090', pattern: LISTEN_PATTERN, ...DESC('host:port to listen on; beyond loopback a token is required.') }),
   token: Type.String({ default: '', ...DESC('Token required by page, socket and metrics (header or ?token=); use ${GRAPHRUN_STATUS_TOKEN}.') }),
 }, { additionalProperties: false, default: {} });
 
@@ -126,8 +134,13 @@ export function loadAndCompile(file: string, registry: Registry, opts: LoadOptio
 
 export function compileGraph(loaded: LoadedGraph, registry: Registry, cwd = process.cwd()): CompileResult {
   const diags: Diagnostic[] = [...loaded.diagnostics];
+  // A value the loader already rejected (an unset variable became "") would only be reported
+  // again, less clearly ("must be a number"): one error per place is enough.
+  const loaderErrors = new Set(loaded.diagnostics.filter((d) => d.severity === 'error').map((d) => d.path));
   const err = (p: PathSeg[], message: string, key = false) => {
-    diags.push({ severity: 'error', ...loaded.locate(p, { key }), path: pathToString(p), message });
+    const at = pathToString(p);
+    if (loaderErrors.has(at)) return;
+    diags.push({ severity: 'error', ...loaded.locate(p, { key }), path: at, message });
   };
   if (loaded.value === undefined || diags.some((d) => d.severity === 'error' && d.message.startsWith('YAML'))) {
     return { diagnostics: sortDiagnostics(diags) };
@@ -146,13 +159,15 @@ export function compileGraph(loaded: LoadedGraph, registry: Registry, cwd = proc
   } else if (nodesVal === undefined || nodesVal === null) {
     if (!diags.some((d) => d.path === 'nodes' || d.path === '')) err([], 'missing required key "nodes"');
   }
-  checkWiring(nodes, err);
+  const declared = nodesVal && typeof nodesVal === 'object' && !Array.isArray(nodesVal) ? Object.keys(nodesVal) : [];
+  checkWiring(nodes, declared, err);
   const order = topoOrder(nodes, err);
 
   // status: listening beyond loopback without a token would publish the graph to the network
   const status = (root.status ?? {}) as { enabled?: boolean; listen?: string; token?: string };
   const { host, port } = parseListen(String(status.listen ?? '127.0.0.1:8090'));
-  if (status.enabled !== false && typeof status.listen === 'string') {
+  // A listen value the schema refused has its own error; its host and port mean nothing.
+  if (status.enabled !== false && typeof status.listen === 'string' && new RegExp(LISTEN_PATTERN).test(status.listen)) {
     if (port > 65535) err(['status', 'listen'], `port ${port} is out of range (1-65535, or 0 for any free port)`);
     if (!isLoopback(host) && !status.token) err(['status', 'listen'], `listening on ${status.listen} (beyond loopback) needs status.token (e.g. token: \${GRAPHRUN_STATUS_TOKEN})`);
   }
@@ -203,18 +218,22 @@ function compileNode(id: string, raw: unknown, registry: Registry, v: Validators
   const common: Record<string, unknown> = {};
   const options: Record<string, unknown> = {};
   for (const [k, val] of Object.entries(entry)) {
-    if ((RESERVED_KEYS as readonly string[]).includes(k)) common[k] = val;
-    else options[k] = val;
+    // defineProperty: a key like "__proto__" must stay a key (and be reported), not become a prototype.
+    Object.defineProperty((RESERVED_KEYS as readonly string[]).includes(k) ? common : options, k, { value: val, enumerable: true, writable: true, configurable: true });
   }
   if (common.type === undefined) {
     err(base, 'missing required key "type"');
     return undefined;
   }
-  if (!v.common(common)) reportAjv(v.common.errors ?? [], base, common, err, 'node');
+  // inputs are left to compileInputs, whose messages say what an input should look like.
+  const { inputs: rawInputs, ...rest } = common;
+  if (!v.common(rest)) reportAjv(v.common.errors ?? [], base, rest, err, 'node');
   if (typeof common.type !== 'string') return undefined;
   const def = registry.get(common.type);
   if (!def) {
-    err([...base, 'type'], `unknown node type "${common.type}"${didYouMean(common.type, registry.types())} (known: ${registry.types().join(', ')})`);
+    // The full list only when nothing is close: it grows with every node type that lands.
+    const hint = didYouMean(common.type, registry.types()) || ` (known: ${listNames(registry.types(), 20)}; see graphrun nodes)`;
+    err([...base, 'type'], `unknown node type "${common.type}"${hint}`);
     return undefined;
   }
   const validate = v.forType(def);
@@ -224,10 +243,10 @@ function compileNode(id: string, raw: unknown, registry: Registry, v: Validators
     reportAjv(validate.errors ?? [], base, options, err, def.type, Object.keys(def.options.properties ?? {}));
   }
   // Inputs are checked even when options are wrong, so wiring problems show in the same run.
-  const inputs = compileInputs(id, def, common.inputs, err) ?? [];
-  const restart = common.restart as RestartPolicy;
-  const concurrency = common.concurrency as number;
-  const description = String(common.description ?? '');
+  const inputs = compileInputs(id, def, rawInputs, err) ?? [];
+  const restart = rest.restart as RestartPolicy;
+  const concurrency = rest.concurrency as number;
+  const description = String(rest.description ?? '');
   const fingerprint = JSON.stringify({ type: def.type, options, inputs, concurrency, restart });
   return { id, type: def.type, def, options, inputs, concurrency, restart, description, fingerprint };
 }
@@ -249,7 +268,8 @@ function compileInputs(id: string, def: AnyNodeDefinition, raw: unknown, err: Er
   }
   for (const [port, val] of Object.entries(given)) {
     const p = [...base, port];
-    const spec = specs[port];
+    // Own keys only: "constructor" or "toString" is not a port because every object has one.
+    const spec = Object.hasOwn(specs, port) ? specs[port] : undefined;
     if (!spec) {
       err(p, `${def.type} has no input port "${port}"${didYouMean(port, Object.keys(specs))} (inputs: ${Object.keys(specs).join(', ')})`, true);
       ok = false;
@@ -296,17 +316,20 @@ function compileInputs(id: string, def: AnyNodeDefinition, raw: unknown, err: Er
 
 export function parseQueue(q: unknown): QueuePolicy | string {
   const sizes = ['drop_oldest', 'drop_newest', 'block'];
+  const usage = 'use latest, { drop_oldest: N }, { drop_newest: N } or { block: N }';
   if (q === 'latest') return { mode: 'latest' };
   if (typeof q === 'string' && sizes.includes(q)) return { mode: q as 'block', size: 16 };
+  if (typeof q === 'string') return `unknown queue policy "${q}"${didYouMean(q, ['latest', ...sizes])}: ${usage}`;
   if (q && typeof q === 'object' && !Array.isArray(q)) {
     const keys = Object.keys(q);
-    if (keys.length === 1 && sizes.includes(keys[0])) {
-      const n = (q as Record<string, unknown>)[keys[0]];
-      if (typeof n !== 'number' || !Number.isInteger(n) || n < 1 || n > MAX_QUEUE) return `${keys[0]} size must be an integer from 1 to ${MAX_QUEUE} (got ${describe(n)})`;
-      return { mode: keys[0] as 'block', size: n };
-    }
+    if (keys.length !== 1) return `a queue policy names exactly one mode (got ${keys.length ? keys.join(', ') : 'none'}): ${usage}`;
+    const [mode] = keys;
+    if (!sizes.includes(mode)) return mode === 'latest' ? 'latest takes no size: write queue: latest' : `unknown queue policy "${mode}"${didYouMean(mode, sizes)}: ${usage}`;
+    const n = (q as Record<string, unknown>)[mode];
+    if (typeof n !== 'number' || !Number.isInteger(n) || n < 1 || n > MAX_QUEUE) return `${mode} size must be an integer from 1 to ${MAX_QUEUE} (got ${describe(n)})`;
+    return { mode: mode as 'block', size: n };
   }
-  return `unknown queue policy ${describe(q)}: use latest, { drop_oldest: N }, { drop_newest: N } or { block: N }`;
+  return `must be a queue policy (got ${describe(q)}): ${usage}`;
 }
 
 export function policyText(p: QueuePolicy): string {
@@ -317,17 +340,18 @@ function kindsCompatible(out: PortKind, inp: PortKind): boolean {
   return inp === 'any' || out === 'any' || out === inp;
 }
 
-function checkWiring(nodes: Map<string, CompiledNode>, err: ErrFn): void {
+function checkWiring(nodes: Map<string, CompiledNode>, declared: string[], err: ErrFn): void {
   for (const n of nodes.values()) {
     for (const w of n.inputs) {
       const p = ['nodes', n.id, 'inputs', w.port];
       for (const f of w.from) {
         const prod = nodes.get(f.node);
         if (!prod) {
-          err(p, `unknown node "${f.node}"${didYouMean(f.node, nodes.keys())}`);
+          // A producer that is written but broken has its own error; "unknown node" would mislead.
+          if (!declared.includes(f.node)) err(p, `unknown node "${f.node}"${didYouMean(f.node, declared)} (nodes: ${listNames(declared)})`);
           continue;
         }
-        const outSpec = prod.def.outputs[f.port];
+        const outSpec = Object.hasOwn(prod.def.outputs, f.port) ? prod.def.outputs[f.port] : undefined;
         if (!outSpec) {
           const outs = Object.keys(prod.def.outputs);
           err(p, `node "${f.node}" (${prod.type}) has no output port "${f.port}"${didYouMean(f.port, outs)} (outputs: ${outs.join(', ') || 'none'})`);
@@ -344,6 +368,10 @@ function checkWiring(nodes: Map<string, CompiledNode>, err: ErrFn): void {
     }
   }
   // Drop wiring to unknown producers so later passes see a consistent graph.
+}
+
+function listNames(names: string[], max = 12): string {
+  return names.length > max ? `${names.slice(0, max).join(', ')}, …` : names.join(', ');
 }
 
 function topoOrder(nodes: Map<string, CompiledNode>, err: ErrFn): string[] {
@@ -371,7 +399,8 @@ function topoOrder(nodes: Map<string, CompiledNode>, err: ErrFn): string[] {
     for (const start of [...left].sort()) {
       if (seen.has(start)) continue;
       const cycle = findCycle(start, nodes, left);
-      if (!cycle) continue;
+      // A node downstream of a cycle leads back into it: that cycle was reported already.
+      if (!cycle || cycle.every((c) => seen.has(c))) continue;
       cycle.forEach((c) => seen.add(c));
       const last = cycle[cycle.length - 1];
       const first = cycle[0];
@@ -398,15 +427,6 @@ function findCycle(start: string, nodes: Map<string, CompiledNode>, within: Set<
     return undefined;
   };
   return visit(start);
-}
-
-function describe(v: unknown): string {
-  if (v === null) return 'null';
-  if (v === undefined) return 'nothing';
-  if (typeof v === 'string') return JSON.stringify(v.length > 40 ? v.slice(0, 40) + '…' : v);
-  if (Array.isArray(v)) return 'a list';
-  if (typeof v === 'object') return 'a mapping';
-  return String(v);
 }
 
 const TYPE_NAMES: Record<string, string> = { integer: 'an integer', number: 'a number', string: 'a string', boolean: 'true or false', object: 'a mapping', array: 'a list', null: 'null' };
@@ -438,7 +458,9 @@ function reportAjv(errors: ErrorObject[], base: PathSeg[], root: unknown, err: E
         break;
       case 'type': {
         const t = String(e.params.type).split(',').map((x) => TYPE_NAMES[x] ?? x).join(' or ');
-        message = `must be ${t} (got ${describe(got)})`;
+        // For a fixed value ("version: 1") the value is what to write, not just its type.
+        const fixed = (e.parentSchema as { const?: unknown } | undefined)?.const;
+        message = `must be ${fixed !== undefined ? JSON.stringify(fixed) : t} (got ${describe(got)})`;
         break;
       }
       case 'minimum': case 'maximum': case 'exclusiveMinimum': case 'exclusiveMaximum':
@@ -458,9 +480,11 @@ function reportAjv(errors: ErrorObject[], base: PathSeg[], root: unknown, err: E
           : `does not match any allowed form (got ${describe(got)})`;
         break;
       }
-      case 'pattern':
-        message = `${describe(got)} is not allowed here: ${(e.parentSchema as { description?: string })?.description ?? `must match ${String(e.params.pattern)}`}`;
+      case 'pattern': {
+        const hint = (Object.hasOwn(PATTERN_HINTS, pathToString(p)) ? PATTERN_HINTS[pathToString(p)] : undefined) ?? (e.parentSchema as { description?: string })?.description ?? `must match ${String(e.params.pattern)}`;
+        message = `${describe(got)} is not allowed here: ${hint}`;
         break;
+      }
       case 'minLength': case 'maxLength': case 'minItems': case 'maxItems': case 'minProperties': case 'maxProperties':
         message = `${e.message ?? 'is out of bounds'} (got ${describe(got)})`;
         break;

@@ -6,9 +6,9 @@
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { isMap, isScalar, isSeq, LineCounter, parseDocument, visit, type Document, type Node as YamlNode, Scalar } from 'yaml';
+import { isAlias, isCollection, isMap, isScalar, isSeq, LineCounter, parseDocument, visit, type Document, type Node as YamlNode, type YAMLError, Scalar } from 'yaml';
 import { registerEnvSecret } from '../redact.js';
-import { pathToString, type Diagnostic, type PathSeg } from './diagnostics.js';
+import { describeValue, pathToString, type Diagnostic, type PathSeg } from './diagnostics.js';
 
 export interface Position { file: string; line: number; col: number }
 
@@ -17,7 +17,8 @@ export interface LoadedGraph {
   file: string;
   /** Absolute paths of the file and everything it extends (for --watch). */
   files: string[];
-  /** Merged, interpolated plain value; undefined when the file could not be parsed at all. */
+  /** Merged, interpolated plain value; undefined when it could not be built (a file that does
+   * not parse, or an `extends` that cannot be followed). */
   value: unknown;
   diagnostics: Diagnostic[];
   /** Where a path of `value` was written. `key: true` points at the key rather than the value. */
@@ -66,28 +67,58 @@ export function loadGraphFile(file: string, opts: LoadOptions = {}): LoadedGraph
     }
     files.push(abs);
     const lc = new LineCounter();
-    const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true, strict: true });
+    // resolveKnownTags off: !!binary, !!set, !!timestamp… would make values no graph can hold.
+    const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true, strict: true, resolveKnownTags: false });
     const layer: Layer = { file: shown, doc, lc };
     layers.push(layer);
     if (doc.errors.length > 0) {
-      for (const e of doc.errors) {
-        const pos = lc.linePos(e.pos[0]);
-        const p = pathAtOffset(doc, e.pos[0]);
-        let message = e.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '');
-        if (e.code === 'DUPLICATE_KEY') {
-          const key = text.slice(e.pos[0], e.pos[1]).trim() || '?';
-          message = p.length === 1 && p[0] === 'nodes' ? `duplicate node id "${key}"` : `duplicate key "${key}"`;
-        } else message = `YAML syntax error: ${message}`;
-        diagnostics.push({ severity: 'error', file: shown, line: pos.line, col: pos.col, path: pathToString(p), message });
+      // After a syntax error the parser resynchronises by guessing, and what it reports next is
+      // mostly echoes of the first mistake (sound lines called badly indented): report up to and
+      // including the first one. Duplicate keys before it are real and independent.
+      const sorted = [...doc.errors].sort((a, b) => a.pos[0] - b.pos[0]);
+      const first = sorted.findIndex((e) => e.code !== 'DUPLICATE_KEY');
+      const seen = new Set<string>();
+      for (const e of first < 0 ? sorted : sorted.slice(0, first + 1)) {
+        const d = yamlErrorDiagnostic(layer, text, e);
+        const at = `${d.line}:${d.col}`;
+        if (seen.has(at)) continue;
+        seen.add(at);
+        diagnostics.push(d);
       }
       return undefined;
     }
     for (const w of doc.warnings) {
       const pos = lc.linePos(w.pos[0]);
-      diagnostics.push({ severity: 'warning', file: shown, line: pos.line, col: pos.col, path: pathToString(pathAtOffset(doc, w.pos[0])), message: w.message.split('\n')[0] });
+      diagnostics.push({ severity: 'warning', file: shown, line: pos.line, col: pos.col, path: pathToString(pathAtOffset(doc, w.pos[0], text)), message: w.message.split('\n')[0] });
     }
+    // Valid YAML that toJS cannot turn into a graph: an alias to an anchor that does not exist
+    // (toJS throws) and a mapping or list used as a key (toJS stringifies it, with a process warning).
+    let unusable = false;
+    const refuse = (node: YamlNode | null | undefined, message: string) => {
+      unusable = true;
+      const offset = node?.range?.[0] ?? 0;
+      const lp = lc.linePos(offset);
+      diagnostics.push({ severity: 'error', file: shown, line: lp.line, col: lp.col, path: pathToString(pathAtOffset(doc, offset, text)), message: `YAML syntax error: ${message}` });
+    };
+    visit(doc, {
+      Alias(_key, node) {
+        if (!node.resolve(doc)) refuse(node, `unknown anchor "*${node.source}" (define &${node.source} before using it)`);
+      },
+      Pair(_key, pair) {
+        const k = pair.key as YamlNode | null;
+        if (isCollection(k) || (isAlias(k) && isCollection(k.resolve(doc)))) refuse(k, 'a key must be a name, not a mapping or a list');
+      },
+    });
+    if (unusable) return undefined;
     interpolate(layer, env, diagnostics);
-    const value = doc.toJS({ maxAliasCount: 100 }) as unknown;
+    let value: unknown;
+    try {
+      value = doc.toJS({ maxAliasCount: 100 }) as unknown;
+    } catch (err) {
+      // Aliases that expand too much (a "billion laughs" file) are refused here.
+      diagnostics.push({ severity: 'error', file: shown, line: 1, col: 1, path: '', message: `YAML error: ${(err as Error).message}` });
+      return undefined;
+    }
     if (value === null || value === undefined) {
       diagnostics.push({ severity: 'error', file: shown, line: 1, col: 1, path: '', message: 'graph file is empty' });
       return undefined;
@@ -99,13 +130,15 @@ export function loadGraphFile(file: string, opts: LoadOptions = {}): LoadedGraph
     const ext = value.extends;
     if (ext === undefined) return value;
     delete value.extends;
+    // Without its base the graph is incomplete, and checking it alone would only report echoes
+    // of the one real problem (no version, a node without a type): stop at the extends error.
     if (typeof ext !== 'string' || ext.trim() === '') {
-      diagnostics.push({ severity: 'error', ...posIn(layer, ['extends'], false), path: 'extends', message: 'must be the path of another graph file' });
-      return value;
+      diagnostics.push({ severity: 'error', ...posIn(layer, ['extends'], false), path: 'extends', message: `must be the path of another graph file (got ${describeValue(ext)})` });
+      return undefined;
     }
     const baseAbs = path.resolve(path.dirname(abs), ext);
     const base = load(baseAbs, { layer, path: ['extends'] });
-    if (base === undefined) return value;
+    if (base === undefined) return undefined;
     return mergeGraphs(base, value);
   };
 
@@ -145,7 +178,8 @@ export function mergeGraphs(base: unknown, over: unknown): unknown {
   const out: Record<string, unknown> = { ...base };
   for (const [k, v] of Object.entries(over)) {
     if (v === null) delete out[k];
-    else out[k] = k in base ? mergeGraphs(base[k], v) : v;
+    // Own keys only, and defined rather than assigned: "__proto__" or "constructor" stays a key.
+    else Object.defineProperty(out, k, { value: Object.hasOwn(base, k) ? mergeGraphs(base[k], v) : v, enumerable: true, writable: true, configurable: true });
   }
   return out;
 }
@@ -169,7 +203,9 @@ function findInDoc(doc: Document.Parsed, p: readonly PathSeg[]): { depth: number
   return { depth, key, value: depth === p.length ? node ?? undefined : key ? undefined : node ?? undefined };
 }
 
-function pathAtOffset(doc: Document.Parsed, offset: number): PathSeg[] {
+/** The path of the node at `offset`. With `text`, stops before a key written over several lines:
+ * such a key is a parse accident (a missing colon, a line indented too far), not a name to show. */
+function pathAtOffset(doc: Document.Parsed, offset: number, text?: string): PathSeg[] {
   const out: PathSeg[] = [];
   let node = doc.contents as YamlNode | null;
   const inside = (n: YamlNode | null | undefined) => !!n?.range && offset >= n.range[0] && offset <= n.range[2];
@@ -177,6 +213,8 @@ function pathAtOffset(doc: Document.Parsed, offset: number): PathSeg[] {
     if (isMap(node)) {
       const pair = node.items.find((it) => inside(it.key as YamlNode) || inside(it.value as YamlNode));
       if (!pair || !isScalar(pair.key)) break;
+      const kr = pair.key.range;
+      if (text !== undefined && kr && text.slice(kr[0], kr[1]).includes('\n')) break;
       out.push(String(pair.key.value));
       if (inside(pair.key as YamlNode)) break;
       node = pair.value as YamlNode;
@@ -188,6 +226,77 @@ function pathAtOffset(doc: Document.Parsed, offset: number): PathSeg[] {
     } else break;
   }
   return out;
+}
+
+/**
+ * A parser error as a user should read it: where the parser gives up is often far from the
+ * mistake (an unclosed quote is noticed at the end of the file), so point at what to fix.
+ */
+function yamlErrorDiagnostic(layer: Layer, text: string, e: YAMLError): Diagnostic {
+  const { doc } = layer;
+  let offset = e.pos[0];
+  let message = `YAML syntax error: ${e.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '')}`;
+  switch (e.code) {
+    case 'DUPLICATE_KEY': {
+      const p = pathAtOffset(doc, offset, text);
+      const key = p.length ? String(p[p.length - 1]) : text.slice(e.pos[0], e.pos[1]).trim() || '?';
+      const parent = findInDoc(doc, p.slice(0, -1)).value;
+      const first = isMap(parent) ? parent.items.find((it) => isScalar(it.key) && String(it.key.value) === key) : undefined;
+      const firstAt = first && isScalar(first.key) && first.key.range && first.key.range[0] !== offset ? ` (first on line ${layer.lc.linePos(first.key.range[0]).line})` : '';
+      message = p.length === 2 && p[0] === 'nodes' ? `duplicate node id "${key}"${firstAt}: node ids must be unique` : `duplicate key "${key}"${firstAt}`;
+      break;
+    }
+    case 'MISSING_CHAR':
+    case 'BAD_INDENT': {
+      // An unclosed quote, { or [ swallows the rest of the file: point at where it opens.
+      const opener = innermost(doc, offset, (n) => (isScalar(n) && (n.type === Scalar.QUOTE_DOUBLE || n.type === Scalar.QUOTE_SINGLE)) || (isCollection(n) && !!n.flow));
+      if (opener && (e.code === 'MISSING_CHAR' ? /quote/.test(e.message) : /^Flow (map|sequence)/.test(e.message))) {
+        offset = opener.range![0];
+        const what = isScalar(opener) ? (opener.type === Scalar.QUOTE_SINGLE ? `'` : '"') : isMap(opener) ? '}' : ']';
+        const thing = isScalar(opener) ? 'the string' : isMap(opener) ? 'the { mapping' : 'the [ list';
+        message = `YAML syntax error: missing closing ${what} for ${thing} that starts here${isScalar(opener) ? '' : ' (or a line inside it is not indented enough)'}`;
+      } else if (e.code === 'BAD_INDENT' && /same column/.test(e.message)) {
+        // Reported at the start of the line; the key that is out of line is more telling.
+        // The line belongs to no mapping, so no path is given: any would be a guess.
+        while (text[offset] === ' ') offset++;
+        const lp = layer.lc.linePos(offset);
+        return { severity: 'error', file: layer.file, line: lp.line, col: lp.col, path: '', message: 'YAML syntax error: bad indentation: keys of one mapping must start at the same column' };
+      }
+      break;
+    }
+    case 'MULTILINE_IMPLICIT_KEY':
+    case 'BLOCK_AS_IMPLICIT_KEY': {
+      const eol = text.indexOf('\n', offset);
+      const rest = text.slice(offset, eol < 0 ? undefined : eol);
+      const flow = innermost(doc, offset, (n) => isCollection(n) && !!n.flow);
+      if (/:( |$)/.test(rest)) {
+        // The text before the second ": " became a key: the path ends at the value it spoiled.
+        const lp = layer.lc.linePos(offset);
+        let p = pathAtOffset(doc, offset, text);
+        if (findInDoc(doc, p).key?.range?.[0] === offset) p = p.slice(0, -1);
+        return { severity: 'error', file: layer.file, line: lp.line, col: lp.col, path: pathToString(p), message: 'YAML syntax error: a second ": " on one line: quote a value that contains ": ", or put a nested mapping on its own lines' };
+      }
+      message = `YAML syntax error: a key must fit on one line: is a "${flow ? ',' : ':'}" missing at the end of this line${flow ? '' : ', or is the next line indented too far'}?`;
+      break;
+    }
+    case 'TAB_AS_INDENT':
+      message = 'YAML syntax error: tabs are not allowed as indentation (indent with spaces)';
+      break;
+  }
+  const lp = layer.lc.linePos(offset);
+  return { severity: 'error', file: layer.file, line: lp.line, col: lp.col, path: pathToString(pathAtOffset(doc, offset, text)), message };
+}
+
+/** The innermost node of a kind that started before `offset` and is still open at it. */
+function innermost(doc: Document.Parsed, offset: number, kind: (n: YamlNode) => boolean): YamlNode | undefined {
+  let found: YamlNode | undefined;
+  visit(doc, {
+    Node(_key, node) {
+      const r = node.range;
+      if (kind(node) && r && r[0] < offset && offset <= r[2] && (!found || r[0] > found.range![0])) found = node;
+    },
+  });
+  return found;
 }
 
 const VAR = /\$\$|\$\{([^}]*)\}|\$\{/g;

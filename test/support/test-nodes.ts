@@ -74,4 +74,41 @@ export const recorder = defineNode({
   },
 });
 
-export const testRegistry = new Registry([...builtinNodes, passthrough, flaky, recorder]);
+/** Typed ports (frame in, detections out), for kind checks in graph validation tests. */
+export const detector = defineNode({
+  type: 'test-detector',
+  summary: 'Emits an empty detection list per frame (tests only).',
+  options: Type.Object({
+    threshold: Type.Number({ minimum: 0, maximum: 1, default: 0.5, description: 'Minimum score to keep.' }),
+  }),
+  inputs: { frames: { kind: 'frame', description: 'Frames to look at.' } },
+  outputs: { detections: { kind: 'detections', description: 'One (empty) list per frame.' } },
+  canPause: true,
+  create(_cfg, ctx) {
+    return { process: (p: Packet) => ctx.emit('detections', { ...p, data: [] }) };
+  },
+});
+
+/** A source that cannot pause, like a live camera: `block` edges from it are refused. */
+export const liveSource = defineNode({
+  type: 'test-live-source',
+  summary: 'Frames that cannot wait for consumers (tests only).',
+  options: Type.Object({
+    fps: Type.Number({ exclusiveMinimum: 0, default: 10, description: 'Frames per second.' }),
+  }),
+  inputs: {},
+  outputs: { frames: { kind: 'frame', description: 'Packets with no pixels.' } },
+  canPause: false,
+  create(cfg, ctx) {
+    return {
+      async run() {
+        for (let seq = 0; !ctx.signal.aborted; seq++) {
+          ctx.emit('frames', { streamId: ctx.id, seq, captureTimeMs: ctx.clock.now(), data: null });
+          try { await ctx.clock.sleep(1000 / cfg.fps, ctx.signal); } catch { break; }
+        }
+      },
+    };
+  },
+});
+
+export const testRegistry = new Registry([...builtinNodes, passthrough, flaky, recorder, detector, liveSource]);
