@@ -21,12 +21,12 @@ describe('schemas/graph.schema.json', () => {
       const ok = validate(parse(readFileSync(new URL(f, dir), 'utf8')));
       expect(ok, `${f}: ${JSON.stringify(validate.errors)}`).toBe(true);
     }
-    const bad = parse(readFileSync(new URL('demo.yml', dir), 'utf8'));
+    const bad = parse(readFileSync(new URL('cpu.yml', dir), 'utf8'));
+    expect(validate(bad)).toBe(true);
     bad.nodes.cam.fsp = 10;
     expect(validate(bad)).toBe(false);
-    bad.nodes.cam.fsp = undefined;
     delete bad.nodes.cam.fsp;
-    bad.nodes.cam.fps = 'fast';
+    bad.nodes.cam.max_fps = 'fast';
     expect(validate(bad)).toBe(false);
   });
 });

@@ -41,12 +41,14 @@ function expectedLine(file: string): string {
 // Variables the fixtures use must be unset in the child, whatever this shell has.
 const usedVars = new Set([...badFixtures, ...goodGraphs].flatMap((f) => [...readFileSync(path.join(root, f), 'utf8').matchAll(/\$\{([A-Za-z_][A-Za-z0-9_]*)/g)].map((m) => m[1])));
 const childEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => !usedVars.has(k)));
+// What a deployment sets for the shipped graphs (graphs/cpu.yml reads the camera URL).
+const deployEnv = { ...childEnv, MEDIA_RPI_RTSP_URL: 'rtsp://graphrun:secret@127.0.0.1:8554/garden' };
 
 interface Run { code: number; stdout: string; stderr: string }
 
-function node(args: string[]): Promise<Run> {
+function node(args: string[], env: NodeJS.ProcessEnv = childEnv): Promise<Run> {
   return new Promise((resolve) => {
-    execFile(process.execPath, args, { cwd: root, env: childEnv, timeout: 60000, maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
+    execFile(process.execPath, args, { cwd: root, env, timeout: 60000, maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
       const code = err ? (typeof err.code === 'number' ? err.code : -1) : 0;
       resolve({ code, stdout, stderr });
     });
@@ -54,7 +56,7 @@ function node(args: string[]): Promise<Run> {
 }
 
 /** `node bin/graphrun.js validate FILE...`, from the repository root. */
-const validate = (files: string[]) => node(['bin/graphrun.js', 'validate', ...files]);
+const validate = (files: string[], env?: NodeJS.ProcessEnv) => node(['bin/graphrun.js', 'validate', ...files], env);
 
 /** In one child process, `graphrun validate FILE` for each file: its exit code and stdout. */
 const EACH = `
@@ -71,8 +73,8 @@ for (const file of JSON.parse(process.argv[1])) {
 write(JSON.stringify(out));
 `;
 
-async function validateEach(files: string[]): Promise<Map<string, Run>> {
-  const r = await node(['--input-type=module', '-e', EACH, JSON.stringify(files)]);
+async function validateEach(files: string[], env?: NodeJS.ProcessEnv): Promise<Map<string, Run>> {
+  const r = await node(['--input-type=module', '-e', EACH, JSON.stringify(files)], env);
   if (r.code !== 0) throw new Error(`running graphrun validate per file failed (${r.code}):\n${r.stderr}`);
   return new Map(Object.entries(JSON.parse(r.stdout) as Record<string, Run>));
 }
@@ -138,7 +140,7 @@ describe('broken graphs that need test node types (in-process, test registry)', 
 
 describe('graphrun validate on valid graphs', () => {
   it('exits 0 and prints nothing on stdout, file by file', async () => {
-    const runs = await validateEach(goodGraphs);
+    const runs = await validateEach(goodGraphs, deployEnv);
     expect([...runs.keys()]).toEqual(goodGraphs);
     for (const [file, r] of runs) {
       expect(r.stdout, `stdout of graphrun validate ${file}`).toBe('');
@@ -147,7 +149,7 @@ describe('graphrun validate on valid graphs', () => {
   });
 
   it('node bin/graphrun.js validate: all valid graphs in one run exit 0, stdout empty', async () => {
-    const r = await validate(goodGraphs);
+    const r = await validate(goodGraphs, deployEnv);
     expect(r.stdout).toBe('');
     expect(r.code, r.stderr).toBe(0);
     for (const f of goodGraphs) expect(r.stderr).toContain(`${f}: ok (`);
@@ -230,5 +232,15 @@ describe('${VAR} interpolation', () => {
       [7, 16, 'nodes.cam.stream_id', 'environment variable SITE is not set (set it, or write ${SITE:-default})'],
     ]);
     expect(r.diagnostics.every((d) => d.file === 'graphs/unset.yml')).toBe(true);
+  });
+});
+
+describe('the shipped graphs', () => {
+  it('refuse to start without the camera URL, naming the variable and where it is used', async () => {
+    const r = await validate(['graphs/cpu.yml', 'graphs/gpu.yml']);
+    expect(r.code).toBe(2);
+    const out = lines(r.stdout);
+    expect(out).toHaveLength(2);
+    for (const l of out) expect(l).toMatch(/^graphs\/cpu\.yml:\d+:\d+ nodes\.cam\.url: environment variable MEDIA_RPI_RTSP_URL is not set/);
   });
 });
