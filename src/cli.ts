@@ -11,6 +11,7 @@ import { graphJsonSchema } from './graph/json-schema.js';
 import { createLogger } from './log.js';
 import { defaultRegistry, type Registry } from './registry.js';
 import { describeNodes } from './describe.js';
+import { addSimCommand } from './sim/sim-command.js';
 
 export const EXIT_OK = 0;
 export const EXIT_RUNTIME = 1;
@@ -65,6 +66,8 @@ export async function main(argv: string[], registry: Registry = defaultRegistry)
       if (o.out) writeFileSync(o.out, text);
       else process.stdout.write(text);
     });
+
+  addSimCommand(program, (c) => { code = c; });
 
   try {
     await program.parseAsync(argv, { from: 'user' });
