@@ -70,6 +70,9 @@ export const rtspSource = defineNode({
         const args = [
           '-hide_banner', '-nostdin', '-loglevel', 'info', '-nostats',
           '-rtsp_transport', cfg.transport, '-timeout', String(cfg.connect_timeout_ms * 1000),
+          // Live: start decoding at once instead of buffering a second or two of probing, which
+          // would arrive as a burst of stale frames on every (re)connect.
+          '-fflags', 'nobuffer', '-flags', 'low_delay', '-probesize', '65536', '-analyzeduration', '200000',
           '-i', cfg.url, '-an', '-sn', '-dn',
         ];
         const vf = videoFilter({ maxFps: cfg.max_fps, size: cfg.size as [number, number] | undefined });
