@@ -27,10 +27,11 @@ import { runSubBenchmark, type BenchResult, type SubBenchmark } from './lib/harn
 import { machineInfo } from './lib/machine.js';
 import { summarizeProfile } from './lib/profile.js';
 import { fileStamp, writeReport, type Report } from './lib/report.js';
+import { videoBench } from './video.js';
 import { runtimeBench } from './runtime.js';
 
 /** The registry: every sub-benchmark, in the order `npm run bench` runs them. */
-export const benchmarks: SubBenchmark[] = [runtimeBench];
+export const benchmarks: SubBenchmark[] = [runtimeBench, videoBench];
 
 /** Longest a sub-benchmark's process may run. */
 const CHILD_TIMEOUT_S = 600;

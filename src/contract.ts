@@ -17,6 +17,7 @@ import type { Static, TObject, TProperties } from '@sinclair/typebox';
 import type { Logger } from 'pino';
 
 export { Type } from '@sinclair/typebox';
+export { retainFrame, discardFrame, FramePool } from './frames.js';
 export type { Static } from '@sinclair/typebox';
 export type { Logger } from 'pino';
 
@@ -45,8 +46,9 @@ export interface Frame {
   width: number;
   height: number;
   format: PixelFormat;
-  /** Row-major pixels, `stride * height` bytes. Backed by a SharedArrayBuffer when it came from a
-   * `FramePool`, so worker threads can read it without a copy. */
+  /** Row-major pixels, `stride * height` bytes. Backed by a SharedArrayBuffer, so worker
+   * threads read it without a copy. Pooled memory (see FramePool) is recycled once the runtime
+   * knows nothing holds the frame: to keep a frame past `process`, call `retainFrame(frame)`. */
   pixels: Buffer;
   /** Bytes per row. */
   stride: number;

@@ -36,6 +36,12 @@ nodes:
     // Packet time is file time: 10 fps → 100 ms apart, whatever the decoding speed.
     expect(got[199].captureTimeMs - got[0].captureTimeMs).toBe(19900);
     expect(app.runtime.edgeList().every((e) => e.dropped === 0)).toBe(true);
+    // The pixels are the file's: frames 0 and 150 equal what ffmpeg decodes on its own.
+    for (const n of [0, 150]) {
+      const direct = execFileSync('ffmpeg', ['-v', 'error', '-i', clip, '-vf', `select=eq(n\\,${n})`, '-fps_mode', 'passthrough', '-frames:v', '1', '-pix_fmt', 'bgr24', '-f', 'rawvideo', '-'], { maxBuffer: 1 << 24 });
+      expect(direct.length).toBe(768 * 576 * 3);
+      expect(Buffer.compare(direct, got[n].data.pixels)).toBe(0);
+    }
     const snap = app.runtime.snapshot().nodes.find((n) => n.id === 'clip')!;
     expect(snap.text).toBe('ended after 200 frames');
   });

@@ -22,9 +22,9 @@ import { execFile } from 'node:child_process';
 import { access } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { defineNode, Type, type Frame, type Packet, type SourceTransform } from '../../src/contract.js';
+import { defineNode, discardFrame, Type, type Frame, type Packet, type SourceTransform } from '../../src/contract.js';
 import { resolveAsset } from '../../src/assets.js';
-import { bytesPerPixelOf, classifyExit, ffprobePathFor, findFfmpeg, FrameSplitter, killChild, spawnFfmpeg, StderrReader, videoFilter } from '../../src/media/ffmpeg.js';
+import { bytesPerPixelOf, classifyExit, ffprobePathFor, findFfmpeg, killChild, RawVideoReader, spawnFfmpeg, StderrReader, videoFilter } from '../../src/media/ffmpeg.js';
 
 const execFileP = promisify(execFile);
 
@@ -96,7 +96,8 @@ export const fileSource = defineNode({
         const vf = videoFilter({ size });
         if (vf) args.push('-vf', vf);
         if (info.image && !cfg.loop) args.push('-frames:v', '1');
-        args.push('-fps_mode', 'passthrough', '-pix_fmt', cfg.pixel_format, '-f', 'rawvideo', 'pipe:1');
+        const reader = new RawVideoReader((pixels) => onFrame(pixels));
+        args.push('-fps_mode', 'passthrough', '-pix_fmt', cfg.pixel_format, ...reader.outputArgs());
 
         const t0 = ctx.clock.now();
         const child = spawnFfmpeg(ffmpegPath, args);
@@ -112,37 +113,39 @@ export const fileSource = defineNode({
         const onAbort = () => void killChild(child, 1000);
         ctx.signal.addEventListener('abort', onAbort, { once: true });
 
-        const splitter = new FrameSplitter(width * height * bpp, (pixels) => {
+        const onFrame = (pixels: Buffer): boolean => {
           const fileTimeMs = (index * 1000) / fps;
           index++;
           framesMetric.inc();
           if (cfg.max_fps > 0) {
             const slot = Math.floor((fileTimeMs / 1000) * cfg.max_fps);
-            if (slot <= lastSlot) return;
+            if (slot <= lastSlot) { discardFrame(pixels); return true; }
             lastSlot = slot;
           }
           const frame: Frame = { width, height, format: cfg.pixel_format, stride: width * bpp, pixels, source: transform };
           const packet: Packet<Frame> = { streamId, seq: seq++, captureTimeMs: cfg.realtime ? ctx.clock.now() : t0 + fileTimeMs, data: frame };
           const wait = ctx.emit('frames', packet);
-          if (wait) {
-            // A full block edge: stop reading; ffmpeg blocks on the pipe until we read again.
-            child.stdout.pause();
-            void wait.then(() => child.stdout.resume());
-          }
           const now = ctx.clock.monotonic();
           if (now - lastText > 500) {
             lastText = now;
             ctx.status({ text: `playing ${label} frame ${index}${total} (${fps.toFixed(1)} fps${cfg.realtime ? '' : ', as fast as accepted'})` });
           }
-        });
-        child.stdout.on('data', (c: Buffer) => splitter.push(c));
+          if (!wait) return true;
+          // A full block edge: stop reading; ffmpeg blocks on its socket until we read again.
+          void wait.then(() => reader.resume());
+          return false;
+        };
+        reader.connect(width * height * bpp);
         const { code, signal } = await new Promise<{ code: number | null; signal: string | null }>((resolve) => {
           child.once('close', (code2, signal2) => resolve({ code: code2, signal: signal2 }));
           child.once('error', (e) => { err.tail.push(e.message); resolve({ code: null, signal: null }); });
         });
         ctx.signal.removeEventListener('abort', onAbort);
-        if (ctx.signal.aborted) return;
-        if (splitter.partial) ctx.log.warn({ bytes: splitter.partial }, 'file ended inside a frame: last partial frame discarded');
+        if (ctx.signal.aborted) { reader.close(); return; }
+        // ffmpeg has exited; the socket may still hold frames (reading paused by a block edge).
+        await reader.drained();
+        if (reader.partial) ctx.log.warn({ bytes: reader.partial }, 'file ended inside a frame: last partial frame discarded');
+        reader.close();
         if (code !== 0) {
           const why = classifyExit(err.tail, code, signal);
           if (index === 0) throw new Error(`ffmpeg could not decode ${label}: ${why}`);

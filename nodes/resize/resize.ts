@@ -17,8 +17,8 @@
  *   inputs: { frames: cam.frames }
  * ```
  */
-import { defineNode, Type, type Frame, type Packet, type SourceTransform } from '../../src/contract.js';
-import { allocFrameBuffer, bytesPerPixel } from '../../src/frames.js';
+import { defineNode, FramePool, Type, type Frame, type Packet, type SourceTransform } from '../../src/contract.js';
+import { bytesPerPixel } from '../../src/frames.js';
 
 export interface ResizePlan {
   outW: number; outH: number; ch: number;
@@ -103,6 +103,7 @@ export const resize = defineNode({
   create(cfg, ctx) {
     let plan: ResizePlan | undefined;
     let key = '';
+    let pool: FramePool | undefined;
     return {
       process(packet: Packet) {
         const f = packet.data as Frame;
@@ -110,10 +111,11 @@ export const resize = defineNode({
         const k = `${f.width}x${f.height}/${f.stride}/${ch}`;
         if (k !== key) {
           plan = planResize(f.width, f.height, f.stride, ch, cfg.width, cfg.height, cfg.mode, cfg.align);
+          pool = new FramePool(cfg.width * cfg.height * ch);
           key = k;
           ctx.status({ text: `${f.width}x${f.height} → ${cfg.width}x${cfg.height} ${cfg.mode}` });
         }
-        const pixels = allocFrameBuffer(cfg.width * cfg.height * ch);
+        const pixels = pool!.take();
         applyResize(plan!, f.pixels, pixels, cfg.pad);
         const out: Frame = { width: cfg.width, height: cfg.height, format: f.format, stride: cfg.width * ch, pixels, source: composeTransform(f, plan!) };
         return ctx.emit('frames', { ...packet, data: out });

@@ -23,7 +23,7 @@
  * ```
  */
 import { defineNode, Type, type Frame, type Packet, type SourceTransform } from '../../src/contract.js';
-import { bytesPerPixelOf, classifyExit, findFfmpeg, FrameSplitter, killChild, spawnFfmpeg, StderrReader, videoFilter } from '../../src/media/ffmpeg.js';
+import { bytesPerPixelOf, classifyExit, findFfmpeg, killChild, RawVideoReader, spawnFfmpeg, StderrReader, videoFilter } from '../../src/media/ffmpeg.js';
 import { redactSecrets, registerSecret } from '../../src/redact.js';
 
 export const rtspSource = defineNode({
@@ -77,18 +77,18 @@ export const rtspSource = defineNode({
         ];
         const vf = videoFilter({ maxFps: cfg.max_fps, size: cfg.size as [number, number] | undefined });
         if (vf) args.push('-vf', vf);
-        args.push('-fps_mode', 'passthrough', '-pix_fmt', cfg.pixel_format, '-f', 'rawvideo', 'pipe:1');
+        const reader = new RawVideoReader((pixels) => onFrame(pixels));
+        args.push('-fps_mode', 'passthrough', '-pix_fmt', cfg.pixel_format, ...reader.outputArgs());
         const child = spawnFfmpeg(ffmpegPath, args);
         const err = new StderrReader();
         const started = ctx.clock.monotonic();
         let firstFrameAt = 0;
         let frames = 0;
         let stallReason = '';
-        let splitter: FrameSplitter | undefined;
-        let pending: Buffer[] = [];
         let transform: SourceTransform | undefined;
-        let width = 0;
-        let height = 0;
+        const size = cfg.size as [number, number] | undefined;
+        let width = size?.[0] ?? 0;
+        let height = size?.[1] ?? 0;
         const bpp = bytesPerPixelOf(cfg.pixel_format);
         let windowStart = started;
         let windowFrames = 0;
@@ -108,19 +108,16 @@ export const rtspSource = defineNode({
           const packet: Packet<Frame> = { streamId, seq: seq++, captureTimeMs: ctx.clock.now(), data: frame };
           void ctx.emit('frames', packet);
         };
-        err.onGeometry = () => {
-          const out = err.output!;
-          width = out.width;
-          height = out.height;
-          const inp = err.input;
-          if (inp && (inp.width !== width || inp.height !== height)) {
+        // ffmpeg describes the camera's stream before it opens its output: that gives the
+        // frame size (unless `size` fixed it) and the transform back to camera pixels.
+        err.onInput = () => {
+          const inp = err.input!;
+          if (!size) { width = inp.width; height = inp.height; }
+          if (inp.width !== width || inp.height !== height) {
             transform = { width: inp.width, height: inp.height, scaleX: inp.width / width, scaleY: inp.height / height, offsetX: 0, offsetY: 0 };
           }
-          splitter = new FrameSplitter(width * height * bpp, onFrame);
-          for (const c of pending) splitter.push(c);
-          pending = [];
+          reader.connect(width * height * bpp);
         };
-        child.stdout.on('data', (c: Buffer) => (splitter ? splitter.push(c) : pending.push(c)));
         child.stderr.on('data', (c: Buffer) => err.push(c));
 
         const watchdog = setInterval(() => {
@@ -153,7 +150,8 @@ export const rtspSource = defineNode({
           done = true;
           clearInterval(watchdog);
           ctx.signal.removeEventListener('abort', onAbort);
-          if (splitter?.partial) ctx.log.debug({ bytes: splitter.partial }, 'incomplete last frame discarded');
+          if (reader.partial) ctx.log.debug({ bytes: reader.partial }, 'incomplete last frame discarded');
+          reader.close();
           const reason = stallReason || classifyExit(err.tail, code, signal);
           resolve({ reason, streamedMs: frames > 0 ? lastFrameAt - firstFrameAt : 0, frames });
         };

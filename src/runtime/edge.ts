@@ -24,6 +24,8 @@ export class Edge {
   onReady: () => void = () => {};
   /** Called when a drop happens (for metrics and logs); set by the runtime. */
   onDrop: (reason: DropReason, n: number) => void = () => {};
+  /** Called with each packet that leaves the queue without reaching the consumer. */
+  onDiscard: (p: Packet) => void = () => {};
 
   constructor(
     readonly id: string,
@@ -57,6 +59,7 @@ export class Edge {
     switch (this.policy.mode) {
       case 'latest':
       case 'drop_oldest':
+        this.onDiscard(this.ring[this.head]!);
         this.ring[this.head] = undefined;
         this.head = (this.head + 1) % this.capacity;
         this.count--;
@@ -66,6 +69,7 @@ export class Edge {
         return;
       case 'drop_newest':
         this.drop('rejected', 1);
+        this.onDiscard(packet);
         return;
       case 'block':
         return new Promise<void>((resolve) => this.waiters.push({ packet, resolve }));
@@ -91,12 +95,16 @@ export class Edge {
   /** Empty the queue (shutdown, removal), counting what is lost; releases blocked producers. */
   clear(reason: DropReason): number {
     const n = this.count + this.waiters.length;
-    for (let i = 0; i < this.capacity; i++) this.ring[i] = undefined;
+    for (let i = 0; i < this.capacity; i++) {
+      const p = this.ring[i];
+      if (p) this.onDiscard(p);
+      this.ring[i] = undefined;
+    }
     this.head = 0;
     this.count = 0;
     const w = this.waiters;
     this.waiters = [];
-    for (const x of w) x.resolve();
+    for (const x of w) { this.onDiscard(x.packet); x.resolve(); }
     if (n > 0) this.drop(reason, n);
     return n;
   }

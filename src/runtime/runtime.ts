@@ -18,9 +18,16 @@ import { LatencyHistogram, MetricsHub, type EdgeStatsView, type NodeStatsView, t
 import { redactSecrets } from '../redact.js';
 import type { EdgeSnapshot, NodeSnapshot, StatusSnapshot } from '../status/snapshot.js';
 import { systemClock } from './clock.js';
+import { acquireLease, handOver, leaseOf, releaseLease } from '../frames.js';
 import { Edge } from './edge.js';
 
 const WINDOW = 256;
+
+/** A packet an edge dropped lets go of its frame. */
+function discardPacket(p: Packet): void {
+  const lease = leaseOf(p.data);
+  if (lease) releaseLease(lease);
+}
 
 /** Counters of one node id; they survive restarts and reloads that keep the node's type. */
 export class NodeStats {
@@ -127,21 +134,23 @@ class NodeRunner {
       try {
         r = inst.process(packet, edge.to.port);
       } catch (err) {
-        this.finish(t0, gen);
+        this.finish(t0, gen, packet);
         this.fail(err, 'process');
         return;
       }
       if (r !== undefined && typeof (r as Promise<void>).then === 'function') {
         (r as Promise<void>).then(
-          () => { this.finish(t0, gen); this.schedule(); },
-          (err: unknown) => { this.finish(t0, gen); if (gen === this.gen) this.fail(err, 'process'); },
+          () => { this.finish(t0, gen, packet); this.schedule(); },
+          (err: unknown) => { this.finish(t0, gen, packet); if (gen === this.gen) this.fail(err, 'process'); },
         );
-      } else this.finish(t0, gen);
+      } else this.finish(t0, gen, packet);
     }
   };
 
-  private finish(t0: number, gen: number): void {
+  private finish(t0: number, gen: number, packet: Packet): void {
     const ms = performance.now() - t0;
+    const lease = leaseOf(packet.data);
+    if (lease) releaseLease(lease); // this node is done with the frame
     if (gen !== this.gen) return; // a previous instance finishing late
     this.inFlight--;
     this.stats.record(ms);
@@ -167,19 +176,22 @@ class NodeRunner {
       },
       emit(port: string, packet: Packet): void | Promise<void> {
         const edges = runner.outputs.get(port);
+        const lease = leaseOf(packet.data);
         if (edges === undefined) {
           if (!(port in defOutputs)) throw new Error(`${node.type} emitted on unknown output port "${port}"`);
           stats.packetsOut++;
+          if (lease) handOver(lease);
           return;
         }
         stats.packetsOut++;
         if (source) stats.lastOutAt = runner.rt.clock.monotonic(); // readiness reads it for sources only
-        if (edges.length === 1) return edges[0].push(packet);
         let waits: Promise<void>[] | undefined;
         for (let i = 0; i < edges.length; i++) {
+          if (lease) acquireLease(lease); // the queue's reference (let go if it drops the packet)
           const w = edges[i].push(packet);
           if (w) (waits ??= []).push(w);
         }
+        if (lease) handOver(lease);
         if (waits) return waits.length === 1 ? waits[0] : Promise.all(waits).then(() => undefined);
       },
       connected(port: string): number {
@@ -384,6 +396,7 @@ export class Runtime implements StatsSource {
             };
           }
           edge.onReady = consumer.schedule;
+          edge.onDiscard = discardPacket;
           next.set(key, edge);
           consumer.inputs.push(edge);
           const producer = this.runners.get(f.node)!;

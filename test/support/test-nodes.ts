@@ -3,7 +3,7 @@
  * on every Nth packet, and a recorder that keeps what it receives. They go through the same
  * contract and schema validation as real nodes (the registry is extended with them).
  */
-import { defineNode, Type, type Packet } from '../../src/contract.js';
+import { defineNode, retainFrame, Type, type Packet } from '../../src/contract.js';
 import { builtinNodes, Registry } from '../../src/registry.js';
 
 export const passthrough = defineNode({
@@ -68,7 +68,11 @@ export const recorder = defineNode({
     recorded.set(ctx.id, list);
     return {
       process(p: Packet) {
-        if (cfg.keep) list.push(p);
+        if (cfg.keep) {
+          // Keeping a frame past process: hold it, or its pooled memory is reused.
+          if (p.data && typeof p.data === 'object' && 'pixels' in (p.data as object)) retainFrame(p.data as { pixels: Buffer });
+          list.push(p);
+        }
       },
     };
   },
