@@ -182,3 +182,45 @@ export function optionsJsonSchema(def: AnyNodeDefinition): Record<string, unknow
   const required = (s.required ?? []).filter((k) => s.properties?.[k]?.default === undefined);
   return { ...s, required, additionalProperties: false };
 }
+
+/** One keypoint in source pixels; COCO-17 order for people. */
+export interface Keypoint { x: number; y: number; score: number }
+
+export type Category = 'human' | 'wildlife' | 'other';
+export type ThreatLevel = 'none' | 'low' | 'medium' | 'high';
+export type PoseLabel = 'standing' | 'crouching' | 'sitting' | 'lying';
+export type RiskLevel = 'info' | 'warn' | 'critical';
+
+/** One object found in a frame. Boxes and keypoints are in source (camera) pixels. */
+export interface Detection {
+  box: { x: number; y: number; w: number; h: number };
+  score: number;
+  classId: number;
+  label: string;
+  category: Category;
+  /** Wildlife: species name and threat level from the model's label table. */
+  species?: string;
+  threatLevel?: ThreatLevel;
+  /** From a pose-capable detector or a pose node. */
+  keypoints?: Keypoint[];
+  /** Set by a tracker. */
+  trackId?: number;
+  /** Set by a posture node. */
+  pose?: { label: PoseLabel; confidence: number };
+}
+
+/**
+ * What a detector emits on a `detections` port, and what pose, posture and tracking nodes pass
+ * on (adding to the detections). `frame` is the frame they were found in, by reference: nodes
+ * downstream (pose, snapshots) need its pixels; the runtime counts this packet as holding it.
+ */
+export interface Detections {
+  frame: Frame;
+  detections: Detection[];
+  /** Inference time of the model that produced them (pre-processing + run + decode). */
+  inferenceLatencyMs: number;
+  /** Whether a GPU execution provider ran the model. */
+  gpu: boolean;
+  /** Model id or file. */
+  model: string;
+}
