@@ -67,6 +67,8 @@ nodes:
       expect(e.delivered).toBeLessThan(130);
       expect(e.dropped).toBeGreaterThan(produced - 140);
     }
+    const fig = (id: string) => { const e = edge(app!, id); return `${id}: offered ${e.offered}, delivered ${e.delivered}, dropped ${e.dropped} (${JSON.stringify(e.drops)}), queued ${e.depth}, max depth ${e.maxDepth}/${e.capacity}`; };
+    console.log(`backpressure over 10 s: produced ${produced}; heap growth 2 s→10 s ${((heapAt10s - heapAt2s) / 1024).toFixed(0)} KiB\n${fig('fast.frames->slow_latest.in')}\n${fig('fast.frames->slow_dropping.in')}\nblock: produced ${pausedProduced}; ${fig('paced.frames->slow_blocking.in')}`);
     const b = edge(app, 'paced.frames->slow_blocking.in');
     expect(b.dropped).toBe(0);
     expect(b.offered).toBe(pausedProduced);
