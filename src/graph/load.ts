@@ -282,6 +282,11 @@ function yamlErrorDiagnostic(layer: Layer, text: string, e: YAMLError): Diagnost
     case 'TAB_AS_INDENT':
       message = 'YAML syntax error: tabs are not allowed as indentation (indent with spaces)';
       break;
+    default:
+      // Inside { … }, YAML reads the "{" of an unquoted ${VAR} as the start of a mapping.
+      if (text.slice(Math.max(0, offset - 1), offset + 1).includes('{') && text.slice(Math.max(0, offset - 2), offset + 1).includes('$')) {
+        message = 'YAML syntax error: inside { … } a value with ${VAR} must be quoted, like url: "${CAM_URL}" (or write the mapping on its own lines)';
+      }
   }
   const lp = layer.lc.linePos(offset);
   return { severity: 'error', file: layer.file, line: lp.line, col: lp.col, path: pathToString(pathAtOffset(doc, offset, text)), message };
