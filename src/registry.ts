@@ -8,8 +8,9 @@ import { debugSink } from '../nodes/debug-sink/debug-sink.js';
 import { rtspSource } from '../nodes/rtsp-source/rtsp-source.js';
 import { fileSource } from '../nodes/file-source/file-source.js';
 import { resize } from '../nodes/resize/resize.js';
+import { rtmpose } from '../nodes/rtmpose/rtmpose.js';
 
-export const builtinNodes: AnyNodeDefinition[] = [syntheticSource, debugSink, rtspSource, fileSource, resize];
+export const builtinNodes: AnyNodeDefinition[] = [syntheticSource, debugSink, rtspSource, fileSource, resize, rtmpose];
 
 export class Registry {
   private readonly byType = new Map<string, AnyNodeDefinition>();

@@ -1,0 +1,75 @@
+/**
+ * Frame-to-frame identity for person detections when no tracker has set `trackId`: greedy IoU
+ * matching with a maximum gap. A stopgap until a real tracker (ByteTrack) runs upstream; with
+ * `trackId` present, nodes key their state by it and never call this.
+ *
+ * Per frame: pairs of (live track, detection) are taken best first — by IoU when it reaches
+ * `minIou`, then, for what is left, by centre distance when it is within `maxCenterDist` times
+ * the track box's diagonal (a person whose box turns from tall to wide while falling keeps its
+ * identity although the IoU drops). Each track and each detection is used once; a detection
+ * left over starts a new track (ids 1, 2, … per associator). A track unseen for more than
+ * `maxGapMs` of packet time is forgotten.
+ */
+import type { Box } from '../rtmpose/crop.js';
+
+export interface AssociateOptions {
+  minIou: number;
+  maxGapMs: number;
+  maxCenterDist: number;
+}
+
+export const DEFAULT_ASSOCIATE: AssociateOptions = { minIou: 0.3, maxGapMs: 3000, maxCenterDist: 0.5 };
+
+interface Track { id: number; box: Box; lastMs: number }
+
+export function iou(a: Box, b: Box): number {
+  const x0 = Math.max(a.x, b.x), y0 = Math.max(a.y, b.y);
+  const x1 = Math.min(a.x + a.w, b.x + b.w), y1 = Math.min(a.y + a.h, b.y + b.h);
+  const inter = Math.max(0, x1 - x0) * Math.max(0, y1 - y0);
+  const union = a.w * a.h + b.w * b.h - inter;
+  return union > 0 ? inter / union : 0;
+}
+
+export class Associator {
+  private tracks: Track[] = [];
+  private nextId = 1;
+
+  constructor(private readonly opt: AssociateOptions = DEFAULT_ASSOCIATE) {}
+
+  /** Track ids for `boxes` seen at `tMs`, in the same order. */
+  assign(boxes: Box[], tMs: number): number[] {
+    this.tracks = this.tracks.filter((t) => tMs - t.lastMs <= this.opt.maxGapMs);
+    const ids = new Array<number>(boxes.length).fill(0);
+    const usedT = new Set<number>();
+    const pairs: { t: number; d: number; iou: number; dist: number }[] = [];
+    this.tracks.forEach((tr, ti) => {
+      const diag = Math.hypot(tr.box.w, tr.box.h) || 1;
+      boxes.forEach((b, di) => {
+        const dist = Math.hypot(b.x + b.w / 2 - (tr.box.x + tr.box.w / 2), b.y + b.h / 2 - (tr.box.y + tr.box.h / 2)) / diag;
+        pairs.push({ t: ti, d: di, iou: iou(tr.box, b), dist });
+      });
+    });
+    const take = (p: { t: number; d: number }) => {
+      if (usedT.has(p.t) || ids[p.d] !== 0) return;
+      usedT.add(p.t);
+      ids[p.d] = this.tracks[p.t].id;
+    };
+    pairs.filter((p) => p.iou >= this.opt.minIou).sort((a, b) => b.iou - a.iou).forEach(take);
+    pairs.filter((p) => p.dist <= this.opt.maxCenterDist).sort((a, b) => a.dist - b.dist).forEach(take);
+    boxes.forEach((b, di) => {
+      if (ids[di] === 0) {
+        ids[di] = this.nextId++;
+        this.tracks.push({ id: ids[di], box: b, lastMs: tMs });
+      }
+    });
+    for (const tr of this.tracks) {
+      const di = ids.indexOf(tr.id);
+      if (di >= 0) { tr.box = boxes[di]; tr.lastMs = tMs; }
+    }
+    return ids;
+  }
+
+  get size(): number {
+    return this.tracks.length;
+  }
+}

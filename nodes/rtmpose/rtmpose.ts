@@ -1,0 +1,166 @@
+/**
+ * rtmpose — top-down pose for person detections: crop each person (box × `padding`, at the
+ * model's aspect), warp to the model input, run, and map the keypoints back to source pixels.
+ *
+ * Models: RTMPose (SimCC outputs `simcc_x` [1,K,W·2], `simcc_y` [1,K,H·2]) and heatmap models
+ * (SimpleBaseline/HRNet/SimplePose, [1,K,h,w]); the decoder is chosen from the output shapes
+ * on the first run. Inputs are [1,3,H,W] float, (v − mean) / std on 0–255 values.
+ *
+ * Ports: in `detections` (detections, default queue `latest`); out `detections`: the same
+ * packet with `keypoints` (COCO-17 order for COCO models, source pixels, per-point score) on
+ * person detections (label `person` or category `human`, score ≥ `min_box_score`).
+ * Inference runs in `workers` worker threads (one onnxruntime session each, `threads` intra-op
+ * threads each); the frame's pixels are shared with them, not copied. The crops of one frame
+ * run in parallel across workers.
+ * Gating (see gating.ts): a person is posed when it is a new track, every `every_n_frames`
+ * frames of its track, or when its box's width or height changed by more than
+ * `on_box_change` since its last pose; at most `max_persons_per_frame` per frame. Others
+ * reuse their last keypoints, moved with the box. Tracks are `trackId` when a tracker set it,
+ * else this node's own greedy IoU association (nodes/posture/associate.ts).
+ *
+ * ```yaml
+ * pose:
+ *   type: rtmpose
+ *   model: ../models/rtmpose-t_simcc-body7_256x192.onnx   # relative to this graph file
+ *   workers: 2
+ *   every_n_frames: 2
+ *   inputs: { detections: detect.detections }
+ * ```
+ */
+import path from 'node:path';
+import { defineNode, Type, type Detection, type Detections, type Keypoint, type Packet } from '../../src/contract.js';
+import { WorkerPool } from '../../src/worker-pool.js';
+import { Associator, DEFAULT_ASSOCIATE } from '../posture/associate.js';
+import type { Box } from './crop.js';
+import { PoseGate } from './gating.js';
+import type { EngineOptions } from './engine.js';
+import type { PoseJob, PoseResult } from './pose-worker.js';
+
+const workerEntry = new URL(import.meta.url.endsWith('.ts') ? './pose-worker.ts' : './pose-worker.js', import.meta.url);
+
+const Triple = (def: number[], what: string) =>
+  Type.Array(Type.Number(), { minItems: 3, maxItems: 3, default: def, description: what });
+
+export function isPerson(d: Detection): boolean {
+  return d.label === 'person' || d.category === 'human';
+}
+
+export const rtmpose = defineNode({
+  type: 'rtmpose',
+  summary: 'Top-down pose (RTMPose SimCC or heatmap models) for person detections, in worker threads, with per-track gating.',
+  options: Type.Object({
+    model: Type.String({ minLength: 1, description: 'Pose model file (.onnx), relative to the graph file.' }),
+    providers: Type.Array(Type.Union([Type.Literal('cpu'), Type.Literal('cuda'), Type.Literal('tensorrt'), Type.Literal('webgpu'), Type.Literal('dml'), Type.Literal('coreml')]), {
+      minItems: 1, default: ['cpu'], description: 'onnxruntime execution providers, in order of preference.',
+    }),
+    workers: Type.Integer({ minimum: 1, maximum: 16, default: 1, description: 'Worker threads, one model session each; crops of a frame run in parallel across them.' }),
+    threads: Type.Integer({ minimum: 1, maximum: 64, default: 1, description: 'onnxruntime intra-op threads per worker.' }),
+    padding: Type.Number({ minimum: 1, maximum: 3, default: 1.25, description: 'Crop = box × padding, widened to the model aspect.' }),
+    input_size: Type.Optional(Type.Array(Type.Integer({ minimum: 8, maximum: 2048 }), { minItems: 2, maxItems: 2, description: 'Model input [width, height], only for models whose input size is dynamic.' })),
+    mean: Triple([123.675, 116.28, 103.53], 'Per-channel mean on 0–255 values, in the model channel order.'),
+    std: Triple([58.395, 57.12, 57.375], 'Per-channel std on 0–255 values, in the model channel order.'),
+    channel_order: Type.Union([Type.Literal('rgb'), Type.Literal('bgr')], { default: 'rgb', description: 'Channel order the model expects.' }),
+    every_n_frames: Type.Integer({ minimum: 0, maximum: 1000, default: 2, description: 'Pose each track every N frames (1 = every frame, 0 = never by count).' }),
+    on_new_track: Type.Boolean({ default: true, description: 'Pose a track on its first frame.' }),
+    on_box_change: Type.Number({ minimum: 0, maximum: 10, default: 0.15, description: 'Pose when the box width or height changed by more than this ratio since the last pose (0 = off).' }),
+    max_persons_per_frame: Type.Integer({ minimum: 1, maximum: 64, default: 4, description: 'At most this many pose runs per frame (new tracks first).' }),
+    min_box_score: Type.Number({ minimum: 0, maximum: 1, default: 0.3, description: 'Persons with a lower detection score get no pose.' }),
+  }),
+  inputs: { detections: { kind: 'detections', description: 'Detections with their frame (person boxes in source pixels).', defaultQueue: { mode: 'latest' } } },
+  outputs: { detections: { kind: 'detections', description: 'The same detections, persons with keypoints (source pixels).' } },
+  canPause: true,
+  create(cfg, ctx) {
+    const model = path.resolve(ctx.graphDir, cfg.model);
+    let pool: WorkerPool<PoseJob, PoseResult> | undefined;
+    const gate = new PoseGate({
+      everyNFrames: cfg.every_n_frames, onNewTrack: cfg.on_new_track, onBoxChange: cfg.on_box_change,
+      maxPersons: cfg.max_persons_per_frame, ttlMs: DEFAULT_ASSOCIATE.maxGapMs,
+    });
+    const associators = new Map<string, Associator>();
+    const crops = ctx.metrics.counter('pose_crops_total', 'Person crops run through the pose model.');
+    const reused = ctx.metrics.counter('pose_reused_total', 'Persons given their previous keypoints (gated).');
+    const cropMs = ctx.metrics.histogram('pose_crop_seconds', 'Pose time per crop in a worker (warp + run + decode).', [0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5]);
+    let head: string | undefined;
+    let avgMs = 0;
+
+    return {
+      async start() {
+        const engine: EngineOptions = {
+          model, providers: cfg.providers, threads: cfg.threads, inputSize: cfg.input_size as [number, number] | undefined,
+          mean: cfg.mean as [number, number, number], std: cfg.std as [number, number, number], order: cfg.channel_order,
+        };
+        ctx.status({ text: `loading ${path.basename(model)} in ${cfg.workers} worker${cfg.workers > 1 ? 's' : ''}` });
+        const p = new WorkerPool<PoseJob, PoseResult>(workerEntry, { size: cfg.workers, workerData: engine, maxQueue: cfg.max_persons_per_frame + cfg.workers, name: `rtmpose:${ctx.id}` });
+        try {
+          await p.start();
+        } catch (err) {
+          await p.stop();
+          throw new Error(`cannot load pose model ${model}: ${(err as Error).message}`);
+        }
+        pool = p;
+        ctx.status({ state: 'running', text: `${path.basename(model)} ready` });
+      },
+
+      async process(packet: Packet) {
+        const data = packet.data as Detections;
+        const dets = data.detections;
+        const persons: { i: number; key: string; box: Box }[] = [];
+        const untracked: number[] = [];
+        dets.forEach((d, i) => {
+          if (!isPerson(d) || d.score < cfg.min_box_score) return;
+          if (d.trackId !== undefined) persons.push({ i, key: `${packet.streamId}\u0000${d.trackId}`, box: d.box });
+          else untracked.push(i);
+        });
+        if (untracked.length) {
+          let a = associators.get(packet.streamId);
+          if (!a) associators.set(packet.streamId, (a = new Associator()));
+          const ids = a.assign(untracked.map((i) => dets[i].box), packet.captureTimeMs);
+          untracked.forEach((i, j) => persons.push({ i, key: `${packet.streamId}\u0000a${ids[j]}`, box: dets[i].box }));
+        }
+        if (persons.length === 0) return ctx.emit('detections', packet);
+
+        const plan = gate.plan(persons, packet.captureTimeMs);
+        const keypoints = new Map<number, Keypoint[]>();
+        const f = data.frame;
+        const frame = { pixels: f.pixels, width: f.width, height: f.height, stride: f.stride, format: f.format, source: f.source };
+        const jobs: Promise<void>[] = [];
+        let ran = 0;
+        persons.forEach((p, j) => {
+          const d = plan[j];
+          if (!d.run) {
+            if (d.keypoints) { keypoints.set(p.i, d.keypoints); reused.inc(); }
+            return;
+          }
+          ran++;
+          jobs.push(runOne(p, frame).then(
+            (kps) => { keypoints.set(p.i, kps); gate.done(p.key, p.box, kps); },
+            (err: unknown) => { gate.failed(p.key); throw err; },
+          ));
+        });
+        const settled = await Promise.allSettled(jobs);
+        const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+        if (failed) throw failed.reason;
+
+        const out: Detections = { ...data, detections: dets.map((d, i) => (keypoints.has(i) ? { ...d, keypoints: keypoints.get(i) } : d)) };
+        ctx.status({ text: `${head ?? 'pose'} ${avgMs.toFixed(1)} ms/crop; ${ran}/${persons.length} posed this frame` });
+        return ctx.emit('detections', { ...packet, data: out });
+      },
+
+      async stop() {
+        await pool?.stop();
+        pool = undefined;
+      },
+    };
+
+    async function runOne(p: { box: Box }, frame: PoseJob['frame']): Promise<Keypoint[]> {
+      if (!pool) throw new Error('pose workers not started');
+      const r = await pool.run({ frame, box: p.box, padding: cfg.padding });
+      crops.inc();
+      const ms = r.timing.warpMs + r.timing.runMs + r.timing.decodeMs;
+      cropMs.observe(ms / 1000);
+      avgMs = avgMs === 0 ? ms : avgMs * 0.9 + ms * 0.1;
+      head = r.head;
+      return r.keypoints;
+    }
+  },
+});
