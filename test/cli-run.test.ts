@@ -2,39 +2,20 @@
  * The installed command line, as a user runs it: `node bin/graphrun.js …` (the compiled CLI in
  * dist/, rebuilt first when it is older than the sources), its exit codes and its signals.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { StatusSnapshot } from '../src/status/snapshot.js';
 import { tempGraph } from './support/app.js';
+import { ensureBuilt } from './support/build.js';
 import { freePort, pollFor } from './support/net.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const BIN = path.join(ROOT, 'bin', 'graphrun.js');
 /** The built CLI `main` with one more node type, test-slow-stop. */
 const CLI_WITH_SLOW_STOP = [path.join(ROOT, 'test', 'support', 'cli-child.mjs')];
-
-function newestMtime(dir: string): number {
-  let t = 0;
-  for (const e of readdirSync(dir, { withFileTypes: true })) {
-    const p = path.join(dir, e.name);
-    if (e.isDirectory()) t = Math.max(t, newestMtime(p));
-    else if (e.name.endsWith('.ts') && !e.name.endsWith('.test.ts')) t = Math.max(t, statSync(p).mtimeMs);
-  }
-  return t;
-}
-
-/** bin/graphrun.js runs dist/: build it when missing or older than src/ and nodes/. */
-function ensureBuilt(): void {
-  const cli = path.join(ROOT, 'dist', 'src', 'cli.js');
-  const srcTime = Math.max(newestMtime(path.join(ROOT, 'src')), newestMtime(path.join(ROOT, 'nodes')));
-  if (existsSync(cli) && statSync(cli).mtimeMs >= srcTime) return;
-  const r = spawnSync('npm', ['run', 'build'], { cwd: ROOT, encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`npm run build failed (bin/graphrun.js needs dist/):\n${r.stdout}${r.stderr}`);
-}
 
 interface Run {
   child: ChildProcess;
