@@ -9,8 +9,9 @@ import { rtspSource } from '../nodes/rtsp-source/rtsp-source.js';
 import { fileSource } from '../nodes/file-source/file-source.js';
 import { resize } from '../nodes/resize/resize.js';
 import { rtmpose } from '../nodes/rtmpose/rtmpose.js';
+import { posture } from '../nodes/posture/posture.js';
 
-export const builtinNodes: AnyNodeDefinition[] = [syntheticSource, debugSink, rtspSource, fileSource, resize, rtmpose];
+export const builtinNodes: AnyNodeDefinition[] = [syntheticSource, debugSink, rtspSource, fileSource, resize, rtmpose, posture];
 
 export class Registry {
   private readonly byType = new Map<string, AnyNodeDefinition>();
