@@ -12,6 +12,7 @@ import { createLogger } from './log.js';
 import { defaultRegistry, type Registry } from './registry.js';
 import { describeNodes } from './describe.js';
 import { addSimCommand } from './sim/sim-command.js';
+import { addTrackCommand } from '../nodes/bytetrack/track-command.js';
 import { addModelsCommand } from './models-command.js';
 
 export const EXIT_OK = 0;
@@ -69,6 +70,7 @@ export async function main(argv: string[], registry: Registry = defaultRegistry)
     });
 
   addSimCommand(program, (c) => { code = c; });
+  addTrackCommand(program, (c) => { code = c; });
   addModelsCommand(program, (c) => { code = c; });
 
   try {
