@@ -8,11 +8,12 @@ import { debugSink } from '../nodes/debug-sink/debug-sink.js';
 import { rtspSource } from '../nodes/rtsp-source/rtsp-source.js';
 import { fileSource } from '../nodes/file-source/file-source.js';
 import { resize } from '../nodes/resize/resize.js';
+import { bytetrack } from '../nodes/bytetrack/bytetrack.js';
 import { yolo } from '../nodes/yolo/yolo.js';
 import { rtmpose } from '../nodes/rtmpose/rtmpose.js';
 import { posture } from '../nodes/posture/posture.js';
 
-export const builtinNodes: AnyNodeDefinition[] = [syntheticSource, debugSink, rtspSource, fileSource, resize, rtmpose, posture, yolo];
+export const builtinNodes: AnyNodeDefinition[] = [syntheticSource, debugSink, rtspSource, fileSource, resize, rtmpose, posture, yolo, bytetrack];
 
 export class Registry {
   private readonly byType = new Map<string, AnyNodeDefinition>();
