@@ -7,7 +7,9 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Detection, Detections, Frame, Packet } from '../../src/contract.js';
 import { allocFrameBuffer } from '../../src/frames.js';
+import { startGraph, waitFor } from '../../test/support/app.js';
 import { buildNode, type Harness } from '../../test/support/node-harness.js';
+import { recorded } from '../../test/support/test-nodes.js';
 import { mediaPath, modelPath } from '../../test/support/media.js';
 import { buildModels, imageFrame } from '../../test/support/yolo-models.js';
 
@@ -105,9 +107,19 @@ describe('YOLOX-Nano (raw grid layout) on real pictures', () => {
 });
 
 describe('YOLOv8 layout on YOLO11n-pose (int8, fixed head)', () => {
-  it('finds the one skier with plausible keypoints', async () => {
+  it('finds the one skier with plausible keypoints, while the event loop keeps running', async () => {
     const h = await started(`type: yolo\nmodel: ${modelPath('yolo11n-pose_int8_640_fixedhead.onnx')}`);
     try {
+      // Inference (~80 ms a frame here) runs in the worker: a 5 ms timer on this thread keeps
+      // firing meanwhile (run on this thread, it would fire about once per frame).
+      const skier = imageFrame(mediaPath('coco_000000000785_skier.jpg'));
+      let ticks = 0;
+      const timer = setInterval(() => { ticks++; }, 5);
+      const t0 = performance.now();
+      for (let i = 0; i < 3; i++) await detect(h, skier);
+      const ms = performance.now() - t0;
+      clearInterval(timer);
+      expect(ticks).toBeGreaterThanOrEqual(Math.min(10, Math.floor(ms / 5 / 3)));
       expect(h.statuses.at(-1)?.text).toMatch(/\(yolov8-pose 640x640\) on cpu/);
       const out = await detect(h, imageFrame(mediaPath('coco_000000000785_skier.jpg'))); // 640x425
       expect(out.detections).toHaveLength(1);
@@ -283,5 +295,55 @@ describe('batching several streams on a model with a dynamic batch axis', () => 
         d.detections.forEach((x, j) => expect(x.box.y).toBeCloseTo(alone[i].detections[j].box.y, 2));
       });
     } finally { await h.instance.stop!(); }
+  });
+});
+
+describe('in a graph', () => {
+  it('file-source (scaled by ffmpeg) → yolo with 2 workers → every frame\'s detections, in camera pixels', async () => {
+    const t = await startGraph(`version: 1
+name: yolo-graph
+status: { enabled: false }
+nodes:
+  cam:
+    type: file-source
+    path: ${mediaPath('vtest_first20s_h264.mp4')}
+    realtime: false
+    max_fps: 2
+    size: [416, 312]
+  detect:
+    type: yolo
+    model: ${modelPath('yolox_nano.onnx')}
+    workers: 2
+    concurrency: 2
+    classes: [person]
+    inputs: { frames: { from: cam.frames, queue: { block: 4 } } }
+  rec:
+    type: test-recorder
+    inputs: { in: { from: detect.detections, queue: { block: 4 } } }
+`);
+    try {
+      const rt = t.app.runtime;
+      await waitFor(() => rt.runners.get('cam')!.ended && rt.runners.get('detect')!.inFlight === 0 && (recorded.get('rec')?.length ?? 0) === rt.runners.get('cam')!.stats.packetsOut, 60000, 'every frame through');
+      const got = recorded.get('rec')!;
+      expect(got.length).toBeGreaterThanOrEqual(38); // 20 s at 2 fps
+      expect(rt.runners.get('detect')!.stats.errors).toBe(0);
+      expect(got.map((p) => p.seq)).toEqual(got.map((_, i) => got[0].seq + i)); // block edges: all, in order
+      for (const p of got) {
+        const d = p.data as Detections;
+        expect(d.frame.width).toBe(416);
+        expect(d.frame.source).toMatchObject({ width: 768, height: 576 });
+        for (const x of d.detections) {
+          expect(x.label).toBe('person');
+          expect(x.box.x + x.box.w).toBeLessThanOrEqual(768.001);
+          expect(x.box.y + x.box.h).toBeLessThanOrEqual(576.001);
+        }
+      }
+      const counts = got.map((p) => (p.data as Detections).detections.length);
+      expect(counts.filter((n) => n >= 3).length).toBeGreaterThan(got.length * 0.8);
+      // Boxes are in camera pixels: the tallest people are far taller than the 312-px frame allows at scale 1.
+      expect(Math.max(...got.flatMap((p) => (p.data as Detections).detections.map((x) => x.box.y + x.box.h)))).toBeGreaterThan(330);
+    } finally {
+      await t.app.stop();
+    }
   });
 });

@@ -10,7 +10,8 @@
  * Drops: never itself; its input edge keeps only the newest frame by default.
  * Concurrency: give the node `concurrency: N` with `workers: N` (× `max_batch` for a model
  * with a dynamic batch axis fed by several cameras); with the default `concurrency: 1` one
- * frame is at work at a time, whatever the worker count.
+ * frame is at work at a time, whatever the worker count. Each stream's detections leave in
+ * frame order.
  *
  * ```yaml
  * detect:
@@ -70,7 +71,7 @@ export const yolo = defineNode({
   canPause: true,
   create(cfg, ctx) {
     let pool: WorkerPool<WorkerRequest, WorkerInfo | DetectResult> | undefined;
-    let batcher: Batcher<FrameIn, { image: ImageResult; ms: number }> | undefined;
+    let batcher: Batcher<FrameIn, { image: ImageResult; ms: number } | undefined> | undefined;
     let meanings: ClassMeaning[] = [];
     let labels: string[] = [];
     let thresholds: Thresholds;
@@ -78,6 +79,7 @@ export const yolo = defineNode({
     let gpu = false;
     let info: WorkerInfo | undefined;
     let lastStatus = -Infinity;
+    let stopping = false;
     const latencyMs: number[] = [];
     const m = {
       latency: ctx.metrics.histogram('yolo_inference_seconds', 'Pre-processing + inference + decode per batch.', [0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2]),
@@ -96,6 +98,31 @@ export const yolo = defineNode({
       const prov = info.provider === 'cpu' ? `cpu ×${cfg.threads} thread${cfg.threads > 1 ? 's' : ''}` : info.provider;
       ctx.status({ text: `${modelName} (${p.layout} ${p.inputW}x${p.inputH}) on ${prov}, ${cfg.workers} worker${cfg.workers > 1 ? 's' : ''}${med}${batch}` });
     };
+
+    /** One image's result as the contract's Detections: labels, categories, keypoints. */
+    const toDetections = (frame: Frame, image: ImageResult, ms: number): Detections => {
+      const detections: Detection[] = [];
+      for (let i = 0; i < image.n; i++) {
+        const d = image.dets;
+        const cls = d[i * 6 + 5];
+        const meaning = meanings[cls] ?? { category: 'other' as const };
+        const det: Detection = {
+          box: { x: d[i * 6], y: d[i * 6 + 1], w: d[i * 6 + 2], h: d[i * 6 + 3] },
+          score: d[i * 6 + 4], classId: cls, label: labels[cls] ?? `class${cls}`, category: meaning.category,
+        };
+        if (meaning.species !== undefined) det.species = meaning.species;
+        if (meaning.threatLevel !== undefined) det.threatLevel = meaning.threatLevel;
+        if (image.k && image.keypoints) {
+          const k = image.k, kp = image.keypoints;
+          det.keypoints = Array.from({ length: k }, (_, q) => ({ x: kp[(i * k + q) * 3], y: kp[(i * k + q) * 3 + 1], score: kp[(i * k + q) * 3 + 2] }));
+        }
+        detections.push(det);
+      }
+      m.detections.inc(detections.length);
+      showStatus();
+      return { frame, detections, inferenceLatencyMs: ms, gpu, model: modelName };
+    };
+    const turns = new Map<string, Promise<void>>();
 
     return {
       async start() {
@@ -145,7 +172,13 @@ export const yolo = defineNode({
           now: () => ctx.clock.monotonic(),
           setTimer: (fn, ms) => { const t = setTimeout(fn, ms); return () => clearTimeout(t); },
           run: async (frames) => {
-            const r = (await p.run({ type: 'detect', frames, thresholds, nmsIou, maxDetections })) as DetectResult;
+            let r: DetectResult;
+            try {
+              r = (await p.run({ type: 'detect', frames, thresholds, nmsIou, maxDetections })) as DetectResult;
+            } catch (err) {
+              if (stopping) return frames.map(() => undefined); // the pool was stopped under it
+              throw err;
+            }
             const ms = r.preMs + r.runMs + r.postMs;
             m.latency.observe(ms / 1000);
             m.batches.inc();
@@ -159,33 +192,28 @@ export const yolo = defineNode({
 
       async process(packet: Packet) {
         const frame = packet.data as Frame;
-        const r = await batcher!.submit({ pixels: frame.pixels, width: frame.width, height: frame.height, stride: frame.stride, format: frame.format, source: frame.source }, packet.streamId);
-        if (!r) return; // stopping
-        const { image, ms } = r;
-        const detections: Detection[] = [];
-        for (let i = 0; i < image.n; i++) {
-          const d = image.dets;
-          const cls = d[i * 6 + 5];
-          const meaning = meanings[cls] ?? { category: 'other' as const };
-          const det: Detection = {
-            box: { x: d[i * 6], y: d[i * 6 + 1], w: d[i * 6 + 2], h: d[i * 6 + 3] },
-            score: d[i * 6 + 4], classId: cls, label: labels[cls] ?? `class${cls}`, category: meaning.category,
-          };
-          if (meaning.species !== undefined) det.species = meaning.species;
-          if (meaning.threatLevel !== undefined) det.threatLevel = meaning.threatLevel;
-          if (image.k && image.keypoints) {
-            const k = image.k, kp = image.keypoints;
-            det.keypoints = Array.from({ length: k }, (_, q) => ({ x: kp[(i * k + q) * 3], y: kp[(i * k + q) * 3 + 1], score: kp[(i * k + q) * 3 + 2] }));
-          }
-          detections.push(det);
+        // Several frames of one stream may be at work at once (concurrency > 1): each waits for
+        // the one before it to be emitted, so every stream's detections leave in frame order.
+        const stream = packet.streamId;
+        const before = turns.get(stream);
+        let done!: () => void;
+        const mine = new Promise<void>((resolve) => { done = resolve; });
+        turns.set(stream, mine);
+        try {
+          const r = await batcher!.submit({ pixels: frame.pixels, width: frame.width, height: frame.height, stride: frame.stride, format: frame.format, source: frame.source }, stream);
+          await before;
+          if (!r) return; // stopping
+          const w = ctx.emit('detections', { ...packet, data: toDetections(frame, r.image, r.ms) });
+          done();
+          await w;
+        } finally {
+          done();
+          if (turns.get(stream) === mine) turns.delete(stream);
         }
-        m.detections.inc(detections.length);
-        showStatus();
-        const data: Detections = { frame, detections, inferenceLatencyMs: ms, gpu, model: modelName };
-        return ctx.emit('detections', { ...packet, data });
       },
 
       async stop() {
+        stopping = true;
         batcher?.close();
         await pool?.stop();
         pool = undefined;
