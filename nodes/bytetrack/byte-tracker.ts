@@ -58,7 +58,6 @@ export class Track {
   frameId = 0;
   /** Update number of the track's birth. */
   startFrame = 0;
-  trackletLen = 0;
   /** Index (in the last `update`'s input) of the detection matched on that update, else -1. */
   detIndex = -1;
   /** The reference's `removed_stracks` membership (it is consulted by track id). */
@@ -357,19 +356,12 @@ export class ByteTracker {
       const from = ax1 - 2 - maxW, to = ax2 + 2;
       let lo = 0, hi = nc;
       while (lo < hi) { const mid = (lo + hi) >> 1; if (sx[mid] > from) hi = mid; else lo = mid + 1; }
-      const aArea = (ax2 - ax1 + 1) * (ay2 - ay1 + 1);
       for (let q = lo; q < nc && sx[q] < to; q++) {
         const j = ord[q], o = 4 * j;
-        const bx1 = cb[o], bx2 = cb[o + 2];
-        const iw = (ax2 < bx2 ? ax2 : bx2) - (ax1 > bx1 ? ax1 : bx1) + 1;
-        if (!(iw > 0)) continue;
-        const by1 = cb[o + 1], by2 = cb[o + 3];
-        const ih = (ay2 < by2 ? ay2 : by2) - (ay1 > by1 ? ay1 : by1) + 1;
-        if (!(ih > 0)) continue;
+        const v = iou(ax1, ay1, ax2, ay2, cb[o], cb[o + 1], cb[o + 2], cb[o + 3]);
+        if (!(v > 0)) continue;
         if (ne === this.eRow.length) this.growEdges();
-        this.eRow[ne] = i; this.eCol[ne] = j;
-        // As cython_bbox: the row box's area + the column box's area - the intersection.
-        this.eVal[ne] = (iw * ih) / (aArea + (bx2 - bx1 + 1) * (by2 - by1 + 1) - iw * ih);
+        this.eRow[ne] = i; this.eCol[ne] = j; this.eVal[ne] = v;
         ne++;
       }
     }
@@ -391,7 +383,6 @@ export class ByteTracker {
 
   private trackUpdate(t: Track, k: number, frameId: number): void {
     t.frameId = frameId;
-    t.trackletLen++;
     const z = this.z;
     this.xyah(k, z);
     kfUpdate(t.kf, z[0], z[1], z[2], z[3]);
@@ -405,7 +396,6 @@ export class ByteTracker {
     const z = this.z;
     this.xyah(k, z);
     kfUpdate(t.kf, z[0], z[1], z[2], z[3]);
-    t.trackletLen = 0;
     t.state = TrackState.Tracked;
     t.isActivated = true;
     t.frameId = frameId;
@@ -419,7 +409,6 @@ export class ByteTracker {
     const z = this.z;
     this.xyah(k, z);
     kfInitiate(t.kf, z[0], z[1], z[2], z[3]);
-    t.trackletLen = 0;
     t.state = TrackState.Tracked;
     t.isActivated = frameId === 1;
     t.frameId = frameId;
@@ -472,7 +461,10 @@ function dropMarked(ts: Track[], mark: number): void {
   ts.length = w;
 }
 
-/** IoU with the "+1 pixel" convention of the reference (`cython_bbox.bbox_overlaps`); a is the track, b the query box. */
+/**
+ * IoU with the "+1 pixel" convention of the reference (`cython_bbox.bbox_overlaps`), in its
+ * order of operations: a is the row box (a track), b the query box; 0 when they do not overlap.
+ */
 export function iou(ax1: number, ay1: number, ax2: number, ay2: number, bx1: number, by1: number, bx2: number, by2: number): number {
   const iw = (ax2 < bx2 ? ax2 : bx2) - (ax1 > bx1 ? ax1 : bx1) + 1;
   if (iw <= 0) return 0;
