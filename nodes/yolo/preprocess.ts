@@ -120,9 +120,10 @@ export function letterboxInto(p: LetterboxPlan, pixels: Uint8Array, out: Float32
     }
     let o = row + dx;
     if (exact) {
-      const r0 = y0[y];
-      for (let x = 0; x < nw; x++, o++) {
-        const a = r0 + x0[x];
+      const ch = p.ch;
+      let a = y0[y];
+      const end = o + nw;
+      for (; o < end; o++, a += ch) {
         out[o0 + o] = lut[pixels[a + s0]];
         out[o1 + o] = lut[256 + pixels[a + s1]];
         out[o2 + o] = lut[512 + pixels[a + s2]];
