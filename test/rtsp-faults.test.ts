@@ -87,8 +87,10 @@ nodes:
       expect(r.recoveryMs).toBeLessThanOrEqual(r.backoffMs + 2000);
       // Backoff, not a hot loop: attempts grow with the log of the outage.
       expect(r.attempts).toBeLessThanOrEqual(Math.ceil(Math.log2((r.outage * 1000) / 500)) + 4);
-      // No burst of stale frames: the clip is 10 fps.
-      expect(r.firstSecond).toBeLessThanOrEqual(13);
+      // No burst of stale frames: the clip is 10 fps. A burst (ffmpeg's probe buffer coming out at
+      // once, as before -fflags nobuffer) gave ~40 frames/s; a loaded 2-core machine that lags
+      // and catches up shows up to ~17, so the bound is twice the rate.
+      expect(r.firstSecond).toBeLessThanOrEqual(20);
     }
     const cam = app.runtime.runners.get('cam')!;
     expect(cam.stats.errors).toBe(0);
