@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Associator, iou } from './associate.js';
+import { Associator, DEFAULT_ASSOCIATE, iou } from './associate.js';
 
 const b = (x: number, y: number, w: number, h: number) => ({ x, y, w, h });
 
@@ -26,8 +26,17 @@ describe('greedy IoU association', () => {
     expect(a.assign([wide], 100)).toEqual([1]);
   });
 
+  it('does not continue a track with a box of a very different size (a detection merging two people)', () => {
+    const a = new Associator();
+    a.assign([b(205, 156, 114, 74)], 0);
+    const merged = b(16, 159, 303, 78); // IoU 0.34 with the track box, 2.8× its area
+    expect(iou(b(205, 156, 114, 74), merged)).toBeGreaterThan(0.3);
+    expect(a.assign([merged], 100)).toEqual([2]);
+    expect(a.assign([b(201, 150, 118, 86)], 200)).toEqual([1]);
+  });
+
   it('forgets a track unseen for more than the gap', () => {
-    const a = new Associator({ minIou: 0.3, maxGapMs: 1000, maxCenterDist: 0.5 });
+    const a = new Associator({ ...DEFAULT_ASSOCIATE, maxGapMs: 1000 });
     a.assign([b(0, 0, 10, 20)], 0);
     expect(a.assign([b(0, 0, 10, 20)], 1000)).toEqual([1]);
     expect(a.assign([b(0, 0, 10, 20)], 2001)).toEqual([2]);

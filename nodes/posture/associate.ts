@@ -6,7 +6,9 @@
  * Per frame: pairs of (live track, detection) are taken best first — by IoU when it reaches
  * `minIou`, then, for what is left, by centre distance when it is within `maxCenterDist` times
  * the track box's diagonal (a person whose box turns from tall to wide while falling keeps its
- * identity although the IoU drops). Each track and each detection is used once; a detection
+ * identity although the IoU drops). A box more than `maxAreaRatio` times larger or smaller
+ * than the track's is never its continuation (with a missed person, a detection that merges
+ * them with a neighbour would otherwise take their track). Each track and each detection is used once; a detection
  * left over starts a new track (ids 1, 2, … per associator). A track unseen for more than
  * `maxGapMs` of packet time is forgotten.
  */
@@ -16,9 +18,11 @@ export interface AssociateOptions {
   minIou: number;
   maxGapMs: number;
   maxCenterDist: number;
+  /** Never continue a track with a box this many times larger or smaller (area). */
+  maxAreaRatio: number;
 }
 
-export const DEFAULT_ASSOCIATE: AssociateOptions = { minIou: 0.3, maxGapMs: 3000, maxCenterDist: 0.5 };
+export const DEFAULT_ASSOCIATE: AssociateOptions = { minIou: 0.3, maxGapMs: 3000, maxCenterDist: 0.5, maxAreaRatio: 2.5 };
 
 interface Track { id: number; box: Box; lastMs: number }
 
@@ -46,6 +50,8 @@ export class Associator {
       const diag = Math.hypot(tr.box.w, tr.box.h) || 1;
       boxes.forEach((b, di) => {
         const dist = Math.hypot(b.x + b.w / 2 - (tr.box.x + tr.box.w / 2), b.y + b.h / 2 - (tr.box.y + tr.box.h / 2)) / diag;
+        const ratio = (b.w * b.h) / Math.max(tr.box.w * tr.box.h, 1e-9);
+        if (ratio > this.opt.maxAreaRatio || ratio < 1 / this.opt.maxAreaRatio) return;
         pairs.push({ t: ti, d: di, iou: iou(tr.box, b), dist });
       });
     });

@@ -5,8 +5,9 @@
  * Features (image coordinates, y down; keypoints below `minScore` are ignored, left and right
  * averaged when both are there):
  * - torso angle theta: hips-centre → shoulders-centre against straight up (0° upright, 90° level);
- * - leg drop: how far the ankles are below the hips, in torso lengths (standing ≈ 1.6–2,
- *   sitting on a chair ≈ 0.8–1.1, squatting ≈ 0.2–0.6, lying or sitting on the floor ≈ 0);
+ * - leg drop: how far the ankles are below the hips, in torso lengths (standing ≈ 1.6–2 seen
+ *   level, 1.1–1.4 from a camera high on a wall; sitting on a chair ≈ 0.8–1.2; squatting
+ *   ≈ 0.2–0.6; lying or sitting on the floor ≈ 0);
  * - thigh angle φ: hip → knee against straight down (0° vertical, 90° level), and thigh
  *   length in torso lengths (a thigh pointing at the camera looks short);
  * - hip and shoulder height within the box (0 top, 1 bottom);
@@ -109,19 +110,23 @@ export function scorePostures(f: PostureFeatures): Record<PoseLabel, number> {
   }
   const theta = f.torsoDeg;
   const upright = 1 - ramp(theta, 25, 50);
-  const thighFlat = f.thighDeg === undefined ? undefined : Math.max(ramp(f.thighDeg, 40, 65), 1 - ramp(f.thighLen ?? 1, 0.35, 0.6));
-  // Legs under the body, straight: ankles far below the hips (or, without ankles, vertical thighs / a tall box).
-  const legsStraight = f.legDrop !== undefined ? ramp(f.legDrop, 1.15, 1.5)
-    : thighFlat !== undefined ? 1 - thighFlat
+  // Thighs level, or pointing at the camera (short) in a box that is not tall.
+  const thighFlat = f.thighDeg === undefined ? undefined
+    : Math.max(ramp(f.thighDeg, 45, 65), (1 - ramp(f.thighLen ?? 1, 0.25, 0.45)) * (1 - ramp(f.aspect, 1.8, 2.4)));
+  // Legs under the body and straight: thighs near vertical with the ankles well below the hips
+  // (a camera high on the wall shortens legs: standing people measure 1.1–1.4 torso lengths).
+  const legsStraight = f.thighDeg !== undefined ? (1 - ramp(f.thighDeg, 35, 60)) * (f.legDrop !== undefined ? ramp(f.legDrop, 0.7, 1.0) : 1)
+    : f.legDrop !== undefined ? ramp(f.legDrop, 0.9, 1.3)
     : ramp(f.aspect, 1.6, 2.3);
   const hipsHigh = 1 - ramp(f.hipRel ?? 0.5, 0.62, 0.78);
-  const standing = legsStraight * (0.4 + 0.6 * upright) * hipsHigh;
+  const tallBox = 0.5 + 0.5 * ramp(f.aspect, 1.3, 2.0);
+  const standing = legsStraight * (0.4 + 0.6 * upright) * hipsHigh * tallBox;
 
   const lowBody = f.legDrop !== undefined ? 1 - ramp(f.legDrop, 0.5, 1.0) : 1 - ramp(f.aspect, 1.2, 1.8);
   const lying = Math.max(ramp(theta, 50, 75) * lowBody, ramp(wide, 1.1, 1.6) * ramp(theta, 30, 55));
 
   const sitUp = 1 - ramp(theta, 30, 55);
-  const shinsDown = f.legDrop !== undefined ? Math.min(ramp(f.legDrop, 0.55, 0.8), 1 - ramp(f.legDrop, 1.2, 1.5)) : 1;
+  const shinsDown = f.legDrop !== undefined ? Math.min(ramp(f.legDrop, 0.45, 0.7), 1 - ramp(f.legDrop, 1.3, 1.6)) : 1;
   const floorSit = f.legDrop !== undefined && f.ankleSpread !== undefined ? (1 - ramp(f.legDrop, 0.4, 0.6)) * ramp(f.ankleSpread, 0.8, 1.2) : 0;
   const sitting = sitUp * Math.max((thighFlat ?? ramp(f.hipRel ?? 0.5, 0.5, 0.65)) * shinsDown, floorSit);
 

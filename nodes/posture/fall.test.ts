@@ -29,8 +29,8 @@ describe('fall and immobility logic (packet time)', () => {
     const [fall, collapsed] = ev;
     expect(fall.t).toBe(2700); // lying at 2500, 2600, 2700: 3 of the 4 frames of the last 300 ms (≥ 70%)
     expect(fall.sinceMs).toBe(1900); // last standing frame
-    expect(collapsed.sinceMs).toBe(2500); // not moved since the first lying frame
-    expect(collapsed.t).toBe(32500);
+    expect(collapsed.sinceMs).toBe(2700); // not moved since lying was confirmed
+    expect(collapsed.t).toBe(32700);
     expect(tr.risk).toBe('critical');
   });
 
@@ -40,7 +40,7 @@ describe('fall and immobility logic (packet time)', () => {
     feed(tr, 2000, 6000, () => at(SIT, 'sitting'), 10, ev);
     feed(tr, 6000, 40000, () => at(LIE, 'lying'), 10, ev);
     expect(ev.map((e) => e.type)).toEqual(['collapsed']);
-    expect(ev[0].t).toBe(36000);
+    expect(ev[0].t).toBe(36200); // lying confirmed at 6200 (3 of 4 frames), + 30 s
   });
 
   it('standing to lying slower than fall_window_ms is no fall; a little faster is', () => {
@@ -66,16 +66,34 @@ describe('fall and immobility logic (packet time)', () => {
     expect(ev).toEqual([]);
     // small shifts (box jitter under the 15% tolerance) do not reset it
     feed(tr, 15000, 19000, (t) => at({ ...rolled, box: { ...rolled.box, x: rolled.box.x + (t % 200 === 0 ? 20 : -20) } }, 'lying'), 10, ev);
-    expect(ev.map((e) => [e.type, e.t, e.sinceMs])).toEqual([['collapsed', 18000, 8000]]);
+    // the roll lasted 300 ms (confirm_ms) by 8300: the clock restarted there
+    expect(ev.map((e) => [e.type, e.t, e.sinceMs])).toEqual([['collapsed', 18300, 8300]]);
     expect(moved(LIE.box, rolled.box)).toBeCloseTo(0.4, 9);
+  });
+
+  it('one odd box (a detection merged with a neighbour) is no movement: it does not restart the clock', () => {
+    const tr = new FallTracker({ ...DEFAULT_FALL, immobileMs: 3000 });
+    const odd = { ...LIE, box: { x: 0, y: 300, w: 600, h: 200 } };
+    const ev = feed(tr, 0, 4000, (t) => at(t === 1500 || t === 1600 ? odd : LIE, 'lying'));
+    expect(ev.map((e) => [e.type, e.t, e.sinceMs])).toEqual([['collapsed', 3100, 100]]);
+  });
+
+  it('with requireSkeleton, a track never seen with a skeleton raises nothing', () => {
+    const opts = { ...DEFAULT_FALL, immobileMs: 2000, requireSkeleton: true };
+    const boxOnly = new FallTracker(opts);
+    expect(feed(boxOnly, 0, 5000, () => at(LIE, 'lying'))).toEqual([]);
+    const seen = new FallTracker(opts);
+    const ev = feed(seen, 0, 1000, () => ({ ...at(STAND, 'standing'), skeleton: true }));
+    feed(seen, 1000, 5000, () => at(LIE, 'lying'), 10, ev); // lying person's keypoints are too faint: box only
+    expect(ev.map((e) => e.type)).toEqual(['fall', 'collapsed']);
   });
 
   it('a one-frame lying flicker, or lying without the hips going down, is no fall', () => {
     const tr = new FallTracker(DEFAULT_FALL);
     const ev = feed(tr, 0, 2000, (t) => at(STAND, t === 1000 ? 'lying' : 'standing'));
     expect(tr.stable).toBe('standing');
-    // classified lying at standing height (arms stretched out, box wide): hips stay at 350
-    feed(tr, 2000, 3000, () => ({ label: 'lying', box: { x: 0, y: 300, w: 300, h: 120 }, hipY: 352 }), 10, ev);
+    // classified lying at standing height (arms stretched out, box wide): hips stay at 350, box as tall
+    feed(tr, 2000, 3000, () => ({ label: 'lying', box: { x: 0, y: 200, w: 400, h: 290 }, hipY: 352 }), 10, ev);
     expect(tr.stable).toBe('lying');
     expect(ev).toEqual([]);
   });
@@ -90,6 +108,33 @@ describe('fall and immobility logic (packet time)', () => {
     feed(tr, 12000, 14000, () => at(LIE, 'lying'), 10, ev);
     expect(ev.map((e) => [e.type, e.risk])).toEqual([['fall', 'warn'], ['collapsed', 'critical'], ['fall', 'warn']]);
     expect(tr.risk).toBe('warn');
+  });
+
+  it('down without lying flat: on the floor fast (curled up, box under 45% of standing height) is a fall; a quick sit on a chair is not', () => {
+    const floor = { box: { x: 80, y: 380, w: 150, h: 120 }, hipY: 450 }; // 0.4 of the standing height, hips 100 px lower
+    const chair = { box: { x: 100, y: 300, w: 120, h: 200 }, hipY: 420 }; // 0.67 of it
+    const run = (down: typeof floor, label: PoseLabel) => {
+      const tr = new FallTracker(DEFAULT_FALL);
+      const ev = feed(tr, 0, 2000, () => at(STAND, 'standing'));
+      feed(tr, 2000, 5000, () => at(down, label), 10, ev);
+      return ev.map((e) => e.type);
+    };
+    expect(run(floor, 'sitting')).toEqual(['fall']);
+    expect(run(floor, 'crouching')).toEqual(['fall']);
+    expect(run(chair, 'sitting')).toEqual([]);
+  });
+
+  it('legs hidden behind something (box shrinks, hips do not go down) is no fall; a camera tilting to follow a person lying down is', () => {
+    const tr = new FallTracker(DEFAULT_FALL);
+    const upperHalf = { box: { x: 100, y: 200, w: 100, h: 130 }, hipY: 340 };
+    const ev = feed(tr, 0, 2000, () => at(STAND, 'standing'));
+    feed(tr, 2000, 4000, () => at(upperHalf, 'sitting'), 10, ev);
+    expect(ev).toEqual([]);
+    // the picture follows the person down: lying, hips at the same image height, box flat
+    const followed = new FallTracker(DEFAULT_FALL);
+    const ev2 = feed(followed, 0, 2000, () => at(STAND, 'standing'));
+    feed(followed, 2000, 4000, () => at({ box: { x: 0, y: 300, w: 300, h: 100 }, hipY: 350 }, 'lying'), 10, ev2);
+    expect(ev2.map((e) => e.type)).toEqual(['fall']);
   });
 
   it('works at a low frame rate (2 fps): two samples confirm', () => {

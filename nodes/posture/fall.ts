@@ -5,20 +5,31 @@
  * 70% of the samples of the last `confirmMs` (at least the last two samples) carry it. A
  * flicker of one frame changes nothing.
  *
- * Fall (risk `warn`): the posture becomes lying, and
- * - the last standing sample (while the posture was standing) is at most `fallWindowMs`
- *   before the first lying sample of this lying spell: upright to lying within the window,
- *   whatever passed in between (sitting down slowly and then lying down takes longer);
- * - the hips went down by at least `hipDrop` × the standing box height since that sample.
- * At most one fall per lying spell.
+ * Fall (risk `warn`): from standing to down within `fallWindowMs`, with the body going down.
+ * - Down: lying, or any posture but standing with the box at most `floorRatio` of its
+ *   standing height (on the floor, curled up or sitting: a fall does not always end flat).
+ *   It must hold like a posture (70% of the last `confirmMs`); its onset is its first frame.
+ * - Within the window: from the last standing frame (while the posture was standing) to the
+ *   onset. Sitting down slowly on a chair is no fall twice over: it takes longer, and a chair
+ *   keeps the box at about 0.6–0.75 of the standing height.
+ * - Going down: the hips at least `hipDrop` × the standing box height lower than their
+ *   highest point while standing in the window; or, lying, a box at most `floorRatio` of the
+ *   standing height (a camera that tilts to follow the person shows no drop in image
+ *   positions). A box that shrinks because the legs are hidden does not move the hips down.
+ * At most one fall per descent; standing up again (as a posture) ends the descent.
  *
  * Collapsed (risk `critical`): lying and not moving for `immobileMs`. Moving = the box centre
- * or size changed by more than `immobileTolerance` × the box's longer side since the reference
- * box (taken when the lying spell began, and again after each movement: moving restarts the
- * clock). At most one per lying spell, with or without a fall before it.
+ * or size differs by more than `immobileTolerance` × the box's longer side from the reference
+ * box (the frame that confirmed lying) on every frame for `confirmMs`; then the moved box is
+ * the new reference and the clock restarts. At most one per lying spell, with or without a
+ * fall before it.
  *
- * A lying spell ends when another posture becomes stable; then the next lying spell can raise
- * its own events (a fall only if the person stood in between).
+ * With `requireSkeleton`, a track raises nothing until its skeleton has been seen at least
+ * once (a posture from shoulders and hips, not from the box alone): a static false detection
+ * — a coat on a chair, a shadow — never shows one, so it cannot lie still and "collapse".
+ *
+ * A lying spell ends when another posture becomes stable; the next lying spell can raise its
+ * own collapsed.
  */
 import type { Keypoint, PoseLabel, RiskLevel } from '../../src/contract.js';
 import type { Box } from '../rtmpose/crop.js';
@@ -29,9 +40,13 @@ export interface FallOptions {
   immobileTolerance: number;
   confirmMs: number;
   hipDrop: number;
+  /** On the floor: a box at most this share of the standing box height. */
+  floorRatio: number;
+  /** Raise nothing for a track whose skeleton was never seen (a static false detection). */
+  requireSkeleton: boolean;
 }
 
-export const DEFAULT_FALL: FallOptions = { fallWindowMs: 1500, immobileMs: 30000, immobileTolerance: 0.15, confirmMs: 300, hipDrop: 0.2 };
+export const DEFAULT_FALL: FallOptions = { fallWindowMs: 1500, immobileMs: 30000, immobileTolerance: 0.15, confirmMs: 300, hipDrop: 0.2, floorRatio: 0.45, requireSkeleton: false };
 
 export interface Sample {
   t: number;
@@ -40,6 +55,8 @@ export interface Sample {
   box: Box;
   hipY: number;
   keypoints?: Keypoint[];
+  /** The posture came from a skeleton (shoulders and hips found), not from the box alone. */
+  skeleton?: boolean;
 }
 
 export interface Escalation {
@@ -56,56 +73,87 @@ export const RISK: Record<Escalation['type'], RiskLevel> = { fall: 'warn', colla
 export class FallTracker {
   private recent: Sample[] = [];
   stable: PoseLabel | undefined;
-  private lastStanding: Sample | undefined;
-  private spell: { onset: number; fall: boolean; collapsed: boolean; ref: Sample } | undefined;
+  /** Standing samples (while the posture is standing) of the last fallWindowMs. */
+  private standing: Sample[] = [];
+  private descent: { onset: number; lastStanding: Sample; hRef: number; hipRef: number; fall: boolean } | undefined;
+  private spell: { collapsed: boolean; ref: Sample; movingSince?: number } | undefined;
+  private skeletonSeen = false;
 
   constructor(private readonly opt: FallOptions = DEFAULT_FALL) {}
 
   /** Feed one sample (in time order); returns the escalations it raises. */
   update(s: Sample): Escalation[] {
     const o = this.opt;
+    if (s.skeleton) this.skeletonSeen = true;
     this.recent.push(s);
     // The samples of the last confirmMs, and at least the last two.
     while (this.recent.length > 2 && this.recent[0].t < s.t - o.confirmMs) this.recent.shift();
     const win = this.recent.length >= 2 ? this.recent : [];
-    const count = win.filter((x) => x.label === s.label).length;
-    if (win.length >= 2 && count >= 0.7 * win.length && this.stable !== s.label) this.become(s.label, win);
-    if (this.stable === 'standing' && s.label === 'standing') this.lastStanding = s;
-    return this.stable === 'lying' ? this.whileLying(s) : [];
+    const holds = (f: (x: Sample) => boolean) => win.length >= 2 && win.filter(f).length >= 0.7 * win.length;
+    if (this.stable !== s.label && holds((x) => x.label === s.label)) this.become(s.label, win);
+    if (this.stable === 'standing' && s.label === 'standing') {
+      this.standing.push(s);
+      while (this.standing[0].t < s.t - o.fallWindowMs) this.standing.shift();
+    }
+    const out: Escalation[] = [];
+    const last = this.standing[this.standing.length - 1];
+    if (last && this.stable !== 'standing') {
+      const hRef = Math.max(...this.standing.map((x) => x.box.h));
+      const down = (x: Sample) => x.label === 'lying' || (x.label !== 'standing' && x.box.h <= o.floorRatio * hRef);
+      if (!this.descent && down(s) && holds(down)) {
+        const onset = win.find(down)!.t;
+        this.descent = { onset, lastStanding: last, hRef, hipRef: Math.min(...this.standing.map((x) => x.hipY)), fall: false };
+      }
+      const d = this.descent;
+      if (d && !d.fall && d.onset - d.lastStanding.t <= o.fallWindowMs && down(s)) {
+        const hipsDown = s.hipY - d.hipRef >= o.hipDrop * d.hRef;
+        const flat = s.label === 'lying' && s.box.h <= o.floorRatio * d.hRef;
+        if (hipsDown || flat) {
+          d.fall = true;
+          out.push({ type: 'fall', risk: RISK.fall, t: s.t, sinceMs: d.lastStanding.t, sample: s });
+        }
+      }
+    }
+    if (this.stable === 'lying') out.push(...this.whileLying(s));
+    return o.requireSkeleton && !this.skeletonSeen ? [] : out;
   }
 
   private become(label: PoseLabel, win: Sample[]): void {
     const prev = this.stable;
     this.stable = label;
     if (label === 'lying') {
-      const first = win.find((x) => x.label === 'lying')!;
-      this.spell = { onset: first.t, fall: false, collapsed: false, ref: first };
+      // Reference for stillness: the frame that confirmed lying (the first lying frames are
+      // often mid-fall).
+      this.spell = { collapsed: false, ref: win[win.length - 1] };
     } else if (prev === 'lying') {
       this.spell = undefined;
     }
-    if (label === 'standing') this.lastStanding = [...win].reverse().find((x) => x.label === 'standing');
+    if (label === 'standing') {
+      // Up again: a new descent may follow.
+      this.descent = undefined;
+      this.standing = win.filter((x) => x.label === 'standing');
+    }
   }
 
   private whileLying(s: Sample): Escalation[] {
     const o = this.opt;
     const sp = this.spell!;
-    const out: Escalation[] = [];
-    const st = this.lastStanding;
-    if (!sp.fall && st && sp.onset - st.t <= o.fallWindowMs && s.hipY - st.hipY >= o.hipDrop * st.box.h) {
-      sp.fall = true;
-      out.push({ type: 'fall', risk: RISK.fall, t: s.t, sinceMs: st.t, sample: s });
+    if (moved(sp.ref.box, s.box) > o.immobileTolerance) {
+      // Movement counts once it lasts confirmMs: one odd box (a detection merged with its
+      // neighbour, a missed limb) does not restart the clock.
+      sp.movingSince ??= s.t;
+      if (s.t - sp.movingSince >= o.confirmMs) { sp.ref = s; sp.movingSince = undefined; }
+      return [];
     }
-    if (moved(sp.ref.box, s.box) > o.immobileTolerance) sp.ref = s;
-    else if (!sp.collapsed && s.t - sp.ref.t >= o.immobileMs) {
-      sp.collapsed = true;
-      out.push({ type: 'collapsed', risk: RISK.collapsed, t: s.t, sinceMs: sp.ref.t, sample: s });
-    }
-    return out;
+    sp.movingSince = undefined;
+    if (sp.collapsed || s.t - sp.ref.t < o.immobileMs) return [];
+    sp.collapsed = true;
+    return [{ type: 'collapsed', risk: RISK.collapsed, t: s.t, sinceMs: sp.ref.t, sample: s }];
   }
 
   /** Current risk of the track: critical once collapsed, warn after a fall, else info. */
   get risk(): RiskLevel {
-    return this.spell?.collapsed ? 'critical' : this.spell?.fall ? 'warn' : 'info';
+    return this.spell?.collapsed ? 'critical' : this.descent?.fall ? 'warn' : 'info';
   }
 }
 

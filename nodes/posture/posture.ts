@@ -27,7 +27,7 @@
  */
 import { defineNode, Type, type Detection, type Detections, type Packet } from '../../src/contract.js';
 import { isPerson } from '../rtmpose/rtmpose.js';
-import { Associator } from './associate.js';
+import { Associator, DEFAULT_ASSOCIATE } from './associate.js';
 import { classifyPosture } from './classify.js';
 import { FallTracker, type Escalation } from './fall.js';
 
@@ -57,6 +57,8 @@ export const posture = defineNode({
     immobile_tolerance: Type.Number({ minimum: 0, maximum: 2, default: 0.15, description: 'Movement below this share of the body length (box centre or size) counts as not moving.' }),
     confirm_ms: Type.Integer({ minimum: 0, maximum: 10000, default: 300, description: 'A posture must hold this long (70% of frames, at least two) before it counts.' }),
     hip_drop: Type.Number({ minimum: 0, maximum: 2, default: 0.2, description: 'A fall needs the hips to go down by this share of the standing box height.' }),
+    require_keypoints: Type.Boolean({ default: true, description: 'Raise events only for tracks whose skeleton was seen at least once (static false detections never show one).' }),
+    floor_height_ratio: Type.Number({ minimum: 0.05, maximum: 1, default: 0.45, description: 'Down on the floor: a box at most this share of the standing box height (not standing).' }),
     min_keypoint_score: Type.Number({ minimum: 0, maximum: 1, default: 0.3, description: 'Keypoints below this score are ignored.' }),
     max_gap_ms: Type.Integer({ minimum: 0, maximum: 600000, default: 3000, description: 'A track unseen this long is forgotten (also the gap own association bridges).' }),
     min_iou: Type.Number({ minimum: 0, maximum: 1, default: 0.3, description: 'Own association (no trackId): least IoU to continue a track.' }),
@@ -68,7 +70,7 @@ export const posture = defineNode({
   },
   canPause: true,
   create(cfg, ctx) {
-    const fallOpts = { fallWindowMs: cfg.fall_window_ms, immobileMs: cfg.immobile_ms, immobileTolerance: cfg.immobile_tolerance, confirmMs: cfg.confirm_ms, hipDrop: cfg.hip_drop };
+    const fallOpts = { fallWindowMs: cfg.fall_window_ms, immobileMs: cfg.immobile_ms, immobileTolerance: cfg.immobile_tolerance, confirmMs: cfg.confirm_ms, hipDrop: cfg.hip_drop, floorRatio: cfg.floor_height_ratio, requireSkeleton: cfg.require_keypoints };
     const tracks = new Map<string, TrackEntry>();
     const associators = new Map<string, Associator>();
     const falls = ctx.metrics.counter('posture_falls_total', 'Falls detected.');
@@ -87,7 +89,7 @@ export const posture = defineNode({
         for (const i of personIdx) if (dets[i].trackId !== undefined) ids.set(i, dets[i].trackId!);
         if (untracked.length) {
           let a = associators.get(packet.streamId);
-          if (!a) associators.set(packet.streamId, (a = new Associator({ minIou: cfg.min_iou, maxGapMs: cfg.max_gap_ms, maxCenterDist: 0.5 })));
+          if (!a) associators.set(packet.streamId, (a = new Associator({ ...DEFAULT_ASSOCIATE, minIou: cfg.min_iou, maxGapMs: cfg.max_gap_ms })));
           a.assign(untracked.map((i) => dets[i].box), t).forEach((id, j) => ids.set(untracked[j], id));
         }
         const events: PostureEvent[] = [];
@@ -99,7 +101,7 @@ export const posture = defineNode({
           let tr = tracks.get(key);
           if (!tr) tracks.set(key, (tr = { tracker: new FallTracker(fallOpts), lastMs: t }));
           tr.lastMs = t;
-          for (const e of tr.tracker.update({ t, label: c.label, confidence: c.confidence, box: d.box, hipY: c.hipY, keypoints: d.keypoints })) {
+          for (const e of tr.tracker.update({ t, label: c.label, confidence: c.confidence, box: d.box, hipY: c.hipY, keypoints: d.keypoints, skeleton: c.features.torsoDeg !== undefined })) {
             if (e.type === 'fall') { falls.inc(); fallCount++; } else { collapses.inc(); collapsedCount++; }
             events.push({
               event_type: e.type, risk_level: e.risk, track_id: id, stream_id: packet.streamId,

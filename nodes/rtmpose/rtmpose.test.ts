@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Detection, Detections, Frame, Keypoint, Packet } from '../../src/contract.js';
 import { allocFrameBuffer } from '../../src/frames.js';
@@ -119,6 +120,15 @@ describe('rtmpose node', () => {
     const h = buildNode('{ type: rtmpose, model: /nonexistent/pose.onnx }');
     harnesses.push(h);
     await expect(h.instance.start!()).rejects.toThrow(/cannot load pose model \/nonexistent\/pose\.onnx/);
+  });
+
+  it('takes a model id from models.yml, and refuses a model that is not top-down pose', async () => {
+    process.env.GRAPHRUN_MODEL_MIRROR = path.dirname(modelPath('ultralight_nano_simplepose_256x192.onnx'));
+    const h = await startNode('{ type: rtmpose, model: ultralight-nano-simplepose }');
+    expect(h.statuses.at(-1)?.text).toBe('ultralight-nano-simplepose ready');
+    const d = buildNode('{ type: rtmpose, model: yolox-nano }');
+    harnesses.push(d);
+    await expect(d.instance.start!()).rejects.toThrow('model "yolox-nano" is a detect model; rtmpose needs a top-down pose model (task pose-topdown)');
   });
 
   it('skier (COCO 785) with ultralight_nano_simplepose (heatmaps): keypoints near hand-measured positions', async () => {

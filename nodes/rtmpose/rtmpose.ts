@@ -21,7 +21,7 @@
  * ```yaml
  * pose:
  *   type: rtmpose
- *   model: ../models/rtmpose-t_simcc-body7_256x192.onnx   # relative to this graph file
+ *   model: rtmpose-t            # an id from models/models.yml, or a path relative to this graph file
  *   workers: 2
  *   every_n_frames: 2
  *   inputs: { detections: detect.detections }
@@ -29,6 +29,7 @@
  */
 import path from 'node:path';
 import { defineNode, Type, type Detection, type Detections, type Keypoint, type Packet } from '../../src/contract.js';
+import { normalisation, resolveModel, type ModelEntry } from '../../src/models.js';
 import { WorkerPool } from '../../src/worker-pool.js';
 import { Associator, DEFAULT_ASSOCIATE } from '../posture/associate.js';
 import type { Box } from './crop.js';
@@ -38,8 +39,8 @@ import type { PoseJob, PoseResult } from './pose-worker.js';
 
 const workerEntry = new URL(import.meta.url.endsWith('.ts') ? './pose-worker.ts' : './pose-worker.js', import.meta.url);
 
-const Triple = (def: number[], what: string) =>
-  Type.Array(Type.Number(), { minItems: 3, maxItems: 3, default: def, description: what });
+const Triple = (what: string) => Type.Array(Type.Number(), { minItems: 3, maxItems: 3, description: what });
+const IMAGENET = { mean: [123.675, 116.28, 103.53], std: [58.395, 57.12, 57.375] };
 
 export function isPerson(d: Detection): boolean {
   return d.label === 'person' || d.category === 'human';
@@ -49,7 +50,7 @@ export const rtmpose = defineNode({
   type: 'rtmpose',
   summary: 'Top-down pose (RTMPose SimCC or heatmap models) for person detections, in worker threads, with per-track gating.',
   options: Type.Object({
-    model: Type.String({ minLength: 1, description: 'Pose model file (.onnx), relative to the graph file.' }),
+    model: Type.String({ minLength: 1, description: 'Top-down pose model: an id from models/models.yml (e.g. rtmpose-t) or an .onnx path relative to the graph file.' }),
     providers: Type.Array(Type.Union([Type.Literal('cpu'), Type.Literal('cuda'), Type.Literal('tensorrt'), Type.Literal('webgpu'), Type.Literal('dml'), Type.Literal('coreml')]), {
       minItems: 1, default: ['cpu'], description: 'onnxruntime execution providers, in order of preference.',
     }),
@@ -57,9 +58,9 @@ export const rtmpose = defineNode({
     threads: Type.Integer({ minimum: 1, maximum: 64, default: 1, description: 'onnxruntime intra-op threads per worker.' }),
     padding: Type.Number({ minimum: 1, maximum: 3, default: 1.25, description: 'Crop = box × padding, widened to the model aspect.' }),
     input_size: Type.Optional(Type.Array(Type.Integer({ minimum: 8, maximum: 2048 }), { minItems: 2, maxItems: 2, description: 'Model input [width, height], only for models whose input size is dynamic.' })),
-    mean: Triple([123.675, 116.28, 103.53], 'Per-channel mean on 0–255 values, in the model channel order.'),
-    std: Triple([58.395, 57.12, 57.375], 'Per-channel std on 0–255 values, in the model channel order.'),
-    channel_order: Type.Union([Type.Literal('rgb'), Type.Literal('bgr')], { default: 'rgb', description: 'Channel order the model expects.' }),
+    mean: Type.Optional(Triple('Per-channel mean on 0–255 values, in the model channel order. Default: from models.yml for a known model, else ImageNet.')),
+    std: Type.Optional(Triple('Per-channel std on 0–255 values, in the model channel order. Default: from models.yml for a known model, else ImageNet.')),
+    channel_order: Type.Optional(Type.Union([Type.Literal('rgb'), Type.Literal('bgr')], { description: 'Channel order the model expects. Default: from models.yml for a known model, else rgb.' })),
     every_n_frames: Type.Integer({ minimum: 0, maximum: 1000, default: 2, description: 'Pose each track every N frames (1 = every frame, 0 = never by count).' }),
     on_new_track: Type.Boolean({ default: true, description: 'Pose a track on its first frame.' }),
     on_box_change: Type.Number({ minimum: 0, maximum: 10, default: 0.15, description: 'Pose when the box width or height changed by more than this ratio since the last pose (0 = off).' }),
@@ -70,7 +71,7 @@ export const rtmpose = defineNode({
   outputs: { detections: { kind: 'detections', description: 'The same detections, persons with keypoints (source pixels).' } },
   canPause: true,
   create(cfg, ctx) {
-    const model = path.resolve(ctx.graphDir, cfg.model);
+    let modelName = cfg.model;
     let pool: WorkerPool<PoseJob, PoseResult> | undefined;
     const gate = new PoseGate({
       everyNFrames: cfg.every_n_frames, onNewTrack: cfg.on_new_track, onBoxChange: cfg.on_box_change,
@@ -85,20 +86,37 @@ export const rtmpose = defineNode({
 
     return {
       async start() {
+        ctx.status({ text: `finding ${cfg.model}` });
+        let model: string;
+        let entry: ModelEntry | undefined;
+        try {
+          const r = await resolveModel(cfg.model, { baseDir: ctx.graphDir });
+          model = r.path;
+          entry = r.entry;
+        } catch (err) {
+          throw new Error(`cannot load pose model ${cfg.model}: ${(err as Error).message}`);
+        }
+        if (entry && entry.task !== 'pose-topdown') throw new Error(`model "${entry.id}" is a ${entry.task} model; rtmpose needs a top-down pose model (task pose-topdown)`);
+        if (entry && entry.input.layout !== 'nchw') throw new Error(`model "${entry.id}" takes ${entry.input.layout} input; rtmpose feeds NCHW`);
+        // Pre-processing: the graph's options, else the manifest entry, else ImageNet RGB.
+        const order = cfg.channel_order ?? entry?.input.colour ?? 'rgb';
+        const norm = entry ? normalisation(entry.input) : order === 'rgb' ? IMAGENET : { mean: [...IMAGENET.mean].reverse(), std: [...IMAGENET.std].reverse() };
         const engine: EngineOptions = {
-          model, providers: cfg.providers, threads: cfg.threads, inputSize: cfg.input_size as [number, number] | undefined,
-          mean: cfg.mean as [number, number, number], std: cfg.std as [number, number, number], order: cfg.channel_order,
+          model, providers: cfg.providers, threads: cfg.threads,
+          inputSize: (cfg.input_size as [number, number] | undefined) ?? (entry ? [entry.input.width, entry.input.height] : undefined),
+          mean: (cfg.mean ?? norm.mean) as [number, number, number], std: (cfg.std ?? norm.std) as [number, number, number], order,
         };
-        ctx.status({ text: `loading ${path.basename(model)} in ${cfg.workers} worker${cfg.workers > 1 ? 's' : ''}` });
+        modelName = entry?.id ?? path.basename(model);
+        ctx.status({ text: `loading ${modelName} in ${cfg.workers} worker${cfg.workers > 1 ? 's' : ''}` });
         const p = new WorkerPool<PoseJob, PoseResult>(workerEntry, { size: cfg.workers, workerData: engine, maxQueue: cfg.max_persons_per_frame + cfg.workers, name: `rtmpose:${ctx.id}` });
         try {
           await p.start();
         } catch (err) {
           await p.stop();
-          throw new Error(`cannot load pose model ${model}: ${(err as Error).message}`);
+          throw new Error(`cannot load pose model ${cfg.model}: ${(err as Error).message}`);
         }
         pool = p;
-        ctx.status({ state: 'running', text: `${path.basename(model)} ready` });
+        ctx.status({ state: 'running', text: `${modelName} ready` });
       },
 
       async process(packet: Packet) {

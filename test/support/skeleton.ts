@@ -40,10 +40,13 @@ export function skeleton(p: Pose): { keypoints: Keypoint[]; box: { x: number; y:
     side(S, -o), side(S, o), side(E, -o), side(E, o), side(W, -o), side(W, o),
     side(p.hip, -o), side(p.hip, o), side(K, -o), side(K, o), side(A, -o), side(A, o),
   ];
-  const xs = keypoints.map((k) => k.x), ys = keypoints.map((k) => k.y);
-  const pad = 0.12 * T;
+  // The box holds the body, not just the joints: the top of the head beyond the face points,
+  // and the body's thickness around the joints.
+  const top: [number, number] = [head[0] + up[0] * 0.3 * T, head[1] + up[1] * 0.3 * T];
+  const xs = [...keypoints.map((k) => k.x), top[0]], ys = [...keypoints.map((k) => k.y), top[1]];
+  const pad = 0.25 * T;
   const x0 = Math.min(...xs) - pad, x1 = Math.max(...xs) + pad;
-  const y0 = Math.min(...ys) - 0.3 * T, y1 = Math.max(...ys) + pad; // the head extends above the face points
+  const y0 = Math.min(...ys) - pad, y1 = Math.max(...ys) + pad;
   return { keypoints, box: { x: x0, y: y0, w: x1 - x0, h: y1 - y0 } };
 }
 
@@ -59,7 +62,7 @@ export function poses(floor = 500, x = 300, T = 100): Record<'standing' | 'sitti
     standing: { hip: [x, floor - 1.75 * T], torsoDeg: 0, thighDeg: 0, shinDeg: 0, T },
     sitting: { hip: [x, floor - 0.85 * T], torsoDeg: 5, thighDeg: 90, shinDeg: 0, T },
     crouching: { hip: [x, floor - 0.6 * T], torsoDeg: 40, thighDeg: 100, shinDeg: -30, T },
-    lying: { hip: [x, floor - 0.15 * T], torsoDeg: 90, thighDeg: 88, shinDeg: 90, T },
+    lying: { hip: [x, floor - 0.25 * T], torsoDeg: 85, thighDeg: 70, shinDeg: 110, T },
     bentOver: { hip: [x, floor - 1.75 * T], torsoDeg: 85, thighDeg: 0, shinDeg: 0, T },
     floorSit: { hip: [x, floor - 0.1 * T], torsoDeg: 10, thighDeg: 85, shinDeg: 95, T },
   };
