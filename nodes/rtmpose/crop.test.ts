@@ -53,6 +53,19 @@ describe('pose crop', () => {
     expect(out[1]).toBeCloseTo(-116.28 / 57.12, 6);
   });
 
+  it('the general (rotating) sampler and the axis-aligned fast path agree, edges included', () => {
+    const W = 37, H = 23;
+    const px = new Uint8Array(W * H * 3);
+    for (let i = 0; i < px.length; i++) px[i] = (i * 97 + 13) % 256;
+    const frame = { pixels: px, width: W, height: H, stride: W * 3, format: 'bgr24' };
+    const opt = { outW: 19, outH: 29, ...IMAGENET, order: 'rgb' as const };
+    const m = { a: 2.3, b: 0, c: -5.4, d: 0, e: 0.9, f: -3.2 }; // runs past every edge
+    const fast = new Float32Array(3 * 19 * 29), general = new Float32Array(3 * 19 * 29);
+    warpToTensor(frame, m, opt, fast);
+    warpToTensor(frame, { ...m, b: 1e-13 }, opt, general); // not axis-aligned: the general path
+    for (let i = 0; i < fast.length; i++) expect(general[i]).toBeCloseTo(fast[i], 4);
+  });
+
   it('scales with the transform: a 2x downscale samples between pixel pairs', () => {
     const W = 8, H = 1;
     const px = new Uint8Array(W * 3);

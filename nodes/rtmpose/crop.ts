@@ -98,6 +98,10 @@ export function warpToTensor(src: WarpInput, cropToFrame: Affine, opt: WarpOptio
   const off = [-opt.mean[0] * sc[0], -opt.mean[1] * sc[1], -opt.mean[2] * sc[2]];
   const { pixels, width: W, height: H, stride } = src;
   const m = cropToFrame;
+  if (m.b === 0 && m.d === 0) {
+    warpAxisAligned(src, m, outW, outH, ch, map, sc, off, out);
+    return;
+  }
   const px = [0, 0, 0];
   for (let v = 0; v < outH; v++) {
     let fx = m.b * v + m.c;
@@ -129,6 +133,40 @@ export function warpToTensor(src: WarpInput, cropToFrame: Affine, opt: WarpOptio
       out[o] = px[0] * sc[0] + off[0];
       out[o + plane] = px[1] * sc[1] + off[1];
       out[o + 2 * plane] = px[2] * sc[2] + off[2];
+    }
+  }
+}
+
+/**
+ * The same sampling for a transform without rotation (every top-down crop): per-column and
+ * per-row neighbours and weights computed once, neighbours outside the frame weighted 0.
+ */
+function warpAxisAligned(src: WarpInput, m: Affine, outW: number, outH: number, ch: number, map: number[], sc: number[], off: number[], out: Float32Array): void {
+  const { pixels, width: W, height: H, stride } = src;
+  const plane = outW * outH;
+  const cx0 = new Int32Array(outW), cx1 = new Int32Array(outW), wx0 = new Float64Array(outW), wx1 = new Float64Array(outW);
+  for (let u = 0; u < outW; u++) {
+    const fx = m.a * u + m.c;
+    const x0 = Math.floor(fx), ax = fx - x0;
+    const in0 = x0 >= 0 && x0 < W, in1 = x0 + 1 >= 0 && x0 + 1 < W;
+    cx0[u] = (in0 ? x0 : 0) * ch; wx0[u] = in0 ? 1 - ax : 0;
+    cx1[u] = (in1 ? x0 + 1 : 0) * ch; wx1[u] = in1 ? ax : 0;
+  }
+  const m0 = map[0], m1 = map[1], m2 = map[2];
+  const s0 = sc[0], s1 = sc[1], s2 = sc[2], o0 = off[0], o1 = off[1], o2 = off[2];
+  for (let v = 0; v < outH; v++) {
+    const fy = m.e * v + m.f;
+    const y0 = Math.floor(fy), ay = fy - y0;
+    const in0 = y0 >= 0 && y0 < H, in1 = y0 + 1 >= 0 && y0 + 1 < H;
+    const r0 = (in0 ? y0 : 0) * stride, r1 = (in1 ? y0 + 1 : 0) * stride;
+    const wy0 = in0 ? 1 - ay : 0, wy1 = in1 ? ay : 0;
+    let o = v * outW;
+    for (let u = 0; u < outW; u++, o++) {
+      const a0 = wy0 * wx0[u], a1 = wy0 * wx1[u], b0 = wy1 * wx0[u], b1 = wy1 * wx1[u];
+      const p00 = r0 + cx0[u], p01 = r0 + cx1[u], p10 = r1 + cx0[u], p11 = r1 + cx1[u];
+      out[o] = (a0 * pixels[p00 + m0] + a1 * pixels[p01 + m0] + b0 * pixels[p10 + m0] + b1 * pixels[p11 + m0]) * s0 + o0;
+      out[o + plane] = (a0 * pixels[p00 + m1] + a1 * pixels[p01 + m1] + b0 * pixels[p10 + m1] + b1 * pixels[p11 + m1]) * s1 + o1;
+      out[o + 2 * plane] = (a0 * pixels[p00 + m2] + a1 * pixels[p01 + m2] + b0 * pixels[p10 + m2] + b1 * pixels[p11 + m2]) * s2 + o2;
     }
   }
 }

@@ -33,18 +33,36 @@ export class PoseEngine {
     private readonly inputName: string,
     readonly inW: number,
     readonly inH: number,
+    readonly provider: string,
   ) {
     this.tensor = new Float32Array(3 * inW * inH);
   }
 
+  /** The first of `opts.providers` that loads the model; its name is `provider`. */
   static async create(opts: EngineOptions): Promise<PoseEngine> {
-    const session = await ort.InferenceSession.create(opts.model, {
-      executionProviders: opts.providers as ort.InferenceSession.ExecutionProviderConfig[],
-      intraOpNumThreads: opts.threads,
-      interOpNumThreads: 1,
-      graphOptimizationLevel: 'all',
-      logSeverityLevel: 3,
-    });
+    ort.env.logLevel = 'fatal';
+    const failures: string[] = [];
+    let session: ort.InferenceSession | undefined;
+    let provider = '';
+    for (const p of opts.providers) {
+      try {
+        session = await ort.InferenceSession.create(opts.model, {
+          executionProviders: [p as ort.InferenceSession.ExecutionProviderConfig],
+          intraOpNumThreads: opts.threads,
+          interOpNumThreads: 1,
+          executionMode: 'sequential',
+          graphOptimizationLevel: 'all',
+          logSeverityLevel: 3,
+          // Threads that spin between runs burn a core each while the node waits for frames.
+          extra: { session: { intra_op: { allow_spinning: '0' } } },
+        });
+        provider = p;
+        break;
+      } catch (err) {
+        failures.push(`${p}: ${(err instanceof Error ? err.message : String(err)).split('\n')[0]}`);
+      }
+    }
+    if (!session) throw new Error(failures.join('; '));
     const inputName = session.inputNames[0];
     const meta = session.inputMetadata[0] as { isTensor: boolean; shape?: readonly (number | string)[] } | undefined;
     const shape = meta?.shape ?? [];
@@ -52,7 +70,7 @@ export class PoseEngine {
     const h = typeof shape[2] === 'number' && shape[2] > 0 ? shape[2] : opts.inputSize?.[1];
     const w = typeof shape[3] === 'number' && shape[3] > 0 ? shape[3] : opts.inputSize?.[0];
     if (!w || !h) throw new Error(`pose model input ${inputName} [${shape.join(',')}] has a dynamic size: set input_size`);
-    return new PoseEngine(session, opts, inputName, w, h);
+    return new PoseEngine(session, opts, inputName, w, h, provider);
   }
 
   get headKind(): PoseHead['kind'] | undefined {

@@ -9,12 +9,12 @@ import { cropRegion, type Box } from './crop.js';
 import type { Keypoint } from '../../src/contract.js';
 
 export interface PoseJob { frame: FrameRef; box: Box; padding: number }
-export interface PoseResult { keypoints: Keypoint[]; timing: PoseTiming; head: string | undefined }
+export interface PoseResult { keypoints: Keypoint[]; timing: PoseTiming; head: string | undefined; provider: string }
 
 await serveWorker(
   (data: EngineOptions) => PoseEngine.create(data),
   async (engine, job: PoseJob): Promise<PoseResult> => {
     const r = await engine.estimate(job.frame, cropRegion(job.box, job.padding, engine.inW, engine.inH));
-    return { ...r, head: engine.headKind };
+    return { ...r, head: engine.headKind, provider: engine.provider };
   },
 );

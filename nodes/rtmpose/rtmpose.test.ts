@@ -102,15 +102,17 @@ describe('rtmpose node', () => {
       expect(kps[k].y).toBeCloseTo(304.8 - 256 + 2 * cropY, 9);
       expect(kps[k].score).toBe(Math.fround(0.8));
     }
-    expect(h.statuses.at(-1)?.text).toMatch(/^heatmap .* ms\/crop; 1\/1 posed this frame/);
+    expect(h.statuses.at(-1)?.text).toMatch(/^heatmap on cpu .* ms\/crop; 1\/1 posed this frame/);
   });
 
   it('gates: a track seen again with the same box reuses its keypoints until every_n_frames', async () => {
-    const h = await startNode(`{ type: rtmpose, model: ${simccModel()}, every_n_frames: 3 }`);
+    // (also: providers in order of preference; one that does not load is skipped)
+    const h = await startNode(`{ type: rtmpose, model: ${simccModel()}, every_n_frames: 3, providers: [cuda, cpu] }`);
     const f = grey(800, 600);
     for (let i = 1; i <= 4; i++) await h.instance.process!(packet(f, [person(100 + i, 50, 153.6, 204.8)], i), 'detections');
     const posed = h.statuses.map((s) => s.text?.match(/(\d)\/1 posed/)?.[1]);
     expect(posed.filter(Boolean)).toEqual(['1', '0', '0', '1']);
+    expect(h.statuses.at(-1)?.text).toMatch(/^simcc on (cuda|cpu) /);
     const k1 = (h.emitted[1].packet as Packet<Detections>).data.detections[0].keypoints!;
     const k0 = (h.emitted[0].packet as Packet<Detections>).data.detections[0].keypoints!;
     expect(k1[3].x - k0[3].x).toBeCloseTo(1, 9); // moved with the box, not re-run

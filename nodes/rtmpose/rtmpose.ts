@@ -82,6 +82,7 @@ export const rtmpose = defineNode({
     const reused = ctx.metrics.counter('pose_reused_total', 'Persons given their previous keypoints (gated).');
     const cropMs = ctx.metrics.histogram('pose_crop_seconds', 'Pose time per crop in a worker (warp + run + decode).', [0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5]);
     let head: string | undefined;
+    let provider = '';
     let avgMs = 0;
 
     return {
@@ -160,7 +161,7 @@ export const rtmpose = defineNode({
         if (failed) throw failed.reason;
 
         const out: Detections = { ...data, detections: dets.map((d, i) => (keypoints.has(i) ? { ...d, keypoints: keypoints.get(i) } : d)) };
-        ctx.status({ text: `${head ?? 'pose'} ${avgMs.toFixed(1)} ms/crop; ${ran}/${persons.length} posed this frame` });
+        ctx.status({ text: `${head ?? 'pose'} on ${provider || '?'} ${avgMs.toFixed(1)} ms/crop; ${ran}/${persons.length} posed this frame` });
         return ctx.emit('detections', { ...packet, data: out });
       },
 
@@ -178,6 +179,7 @@ export const rtmpose = defineNode({
       cropMs.observe(ms / 1000);
       avgMs = avgMs === 0 ? ms : avgMs * 0.9 + ms * 0.1;
       head = r.head;
+      provider = r.provider;
       return r.keypoints;
     }
   },
