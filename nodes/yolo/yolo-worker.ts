@@ -77,10 +77,9 @@ const firstLine = (s: string) => s.split('\n').find((l) => l.trim())?.trim().sli
 const MODEL_LOAD = /load model|protobuf|parse|modelproto|invalid model|no_suchfile|invalid_graph|invalid_protobuf|opset|ir version|model_path/i;
 
 /**
- * The session every worker opens. Intra-op threads do not spin-wait for work: on a small host
- * the detector shares its cores with ffmpeg and the other nodes, and spinning threads cost
- * ~50% more CPU per inference with 2 threads and, under load, a far worse p95 (measured on
- * 2 cores: p90 46 ms spinning against 20 ms not, same median).
+ * The session every worker opens. Intra-op threads do not spin-wait for work: on a 2-vCPU host
+ * with frames 100 ms apart, two spinning threads burnt 52 ms of CPU per 11 ms inference (14 ms
+ * without), CPU that ffmpeg and the other nodes need, for no gain in latency there.
  */
 export function sessionOptions(p: Provider, threads: number): ort.InferenceSession.SessionOptions {
   return {

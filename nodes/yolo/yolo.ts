@@ -17,7 +17,7 @@
  * detect:
  *   type: yolo
  *   model: yolox-nano
- *   threads: 2
+ *   score_threshold: 0.3
  *   inputs: { frames: cam.frames }
  * ```
  */
@@ -46,7 +46,7 @@ export const yolo = defineNode({
     layout: lit(['auto', 'yolox', 'yolov5', 'yolov8', 'yolov8-pose', 'end2end'], { default: 'auto', description: 'Output layout; auto reads it from the output shapes (YOLOX vs YOLOv5 by row count: the YOLOX grid of the input size, or 3× it).' }),
     providers: Type.Array(Type.Union([Type.Literal('cuda'), Type.Literal('tensorrt'), Type.Literal('webgpu'), Type.Literal('cpu')]), { minItems: 1, default: ['cpu'], description: 'Execution providers in order of preference; the first that loads runs (logged and shown in the status).' }),
     workers: Type.Integer({ minimum: 1, maximum: 64, default: 1, description: 'Worker threads, one session each; give the node `concurrency` of at least this.' }),
-    threads: Type.Integer({ minimum: 1, maximum: 64, default: 1, description: 'CPU provider threads per worker; workers × threads should not exceed the cores (2 threads ≈ 2× faster on 2 cores, 4 is much slower).' }),
+    threads: Type.Integer({ minimum: 1, maximum: 64, default: 1, description: 'CPU provider threads per worker; workers × threads should not exceed the cores (on 2 vCPUs: 1 is best, 2 no faster, 4 much slower).' }),
     score_threshold: Type.Number({ minimum: 0, maximum: 1, default: 0.3, description: 'Lowest score reported (graphs feeding ByteTrack use 0.1).' }),
     nms_iou: Type.Number({ minimum: 0, maximum: 1, default: 0.45, description: 'Class-aware NMS: a box overlapping a better one of its class by more than this IoU is dropped.' }),
     class_thresholds: Type.Record(Type.String(), Type.Number({ minimum: 0, maximum: 1 }), { default: {}, description: 'Per-class score thresholds by label (or class id): { person: 0.5 }.' }),
