@@ -77,7 +77,7 @@ nodes:
     expect(pool.reused).toBeGreaterThan(150);
     // Everything not retained is back in the pool (bounded by its cap), nothing leaked.
     const retained = kept.length;
-    expect(pool.allocated - retained).toBeLessThanOrEqual(pool.idle + 0);
+    expect(pool.allocated - retained).toBeLessThanOrEqual(pool.idle);
     for (const k of kept) k.release();
     await waitFor(() => pool.idle >= Math.min(16, pool.allocated), 2000, 'released frames back in the pool');
   });

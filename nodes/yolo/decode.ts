@@ -78,8 +78,12 @@ export function yoloxGrid(w: number, h: number): Float32Array {
   return Float32Array.from(g);
 }
 
-/** Rows [x, y, log w, log h, obj, cls…] on the grid: ((x, y) + cell) × stride, exp(w, h) × stride, score = obj × cls. */
-export function decodeYolox(out: Float32Array, off: number, rows: number, attrs: number, grid: Float32Array, t: Thresholds, c: CandidateBuffer): void {
+/**
+ * Rows [x, y, w, h, obj, cls…] with score = obj × best cls: YOLOX (`grid` given: raw grid
+ * offsets, ((x, y) + cell) × stride, exp(w, h) × stride) and YOLOv5 (no grid: centre and size
+ * already in input pixels). One loop for both, so their scoring cannot drift apart.
+ */
+function decodeObjectnessRows(out: Float32Array, off: number, rows: number, attrs: number, grid: Float32Array | null, t: Thresholds, c: CandidateBuffer): void {
   const nc = attrs - 5;
   for (let r = 0; r < rows; r++) {
     const o = off + r * attrs;
@@ -89,27 +93,26 @@ export function decodeYolox(out: Float32Array, off: number, rows: number, attrs:
     for (let k = 1; k < nc; k++) { const v = out[o + 5 + k]; if (v > bs) { bs = v; best = k; } }
     const score = obj * bs;
     if (score < thresholdOf(t, best)) continue;
-    const s = grid[3 * r + 2];
-    const cx = (out[o] + grid[3 * r]) * s, cy = (out[o + 1] + grid[3 * r + 1]) * s;
-    const w = Math.exp(out[o + 2]) * s, h = Math.exp(out[o + 3]) * s;
+    let cx = out[o], cy = out[o + 1], w = out[o + 2], h = out[o + 3];
+    if (grid) {
+      const s = grid[3 * r + 2];
+      cx = (cx + grid[3 * r]) * s;
+      cy = (cy + grid[3 * r + 1]) * s;
+      w = Math.exp(w) * s;
+      h = Math.exp(h) * s;
+    }
     c.push(cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2, score, best);
   }
 }
 
-/** Rows [cx, cy, w, h, obj, cls…] in input pixels; score = obj × cls. */
+/** YOLOX raw grid rows [x, y, log w, log h, obj, cls…]. */
+export function decodeYolox(out: Float32Array, off: number, rows: number, attrs: number, grid: Float32Array, t: Thresholds, c: CandidateBuffer): void {
+  decodeObjectnessRows(out, off, rows, attrs, grid, t, c);
+}
+
+/** YOLOv5 rows [cx, cy, w, h, obj, cls…] in input pixels. */
 export function decodeYolov5(out: Float32Array, off: number, rows: number, attrs: number, t: Thresholds, c: CandidateBuffer): void {
-  const nc = attrs - 5;
-  for (let r = 0; r < rows; r++) {
-    const o = off + r * attrs;
-    const obj = out[o + 4];
-    if (obj < t.min) continue;
-    let best = 0, bs = out[o + 5];
-    for (let k = 1; k < nc; k++) { const v = out[o + 5 + k]; if (v > bs) { bs = v; best = k; } }
-    const score = obj * bs;
-    if (score < thresholdOf(t, best)) continue;
-    const cx = out[o], cy = out[o + 1], w = out[o + 2], h = out[o + 3];
-    c.push(cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2, score, best);
-  }
+  decodeObjectnessRows(out, off, rows, attrs, null, t, c);
 }
 
 /**
