@@ -139,6 +139,12 @@ export interface NodeInstance {
    * as it runs.
    */
   run?(): Promise<void>;
+  /**
+   * Called once when the input is over for good — every source has ended and every queue is
+   * empty, or the graph is stopping — after the nodes upstream have flushed, while the nodes
+   * downstream still run: emit what is still held (open tracks' summaries, a partial batch).
+   */
+  flush?(): void | Promise<void>;
   /** Release everything. Called once; must finish within the runtime's stop deadline. */
   stop?(): void | Promise<void>;
 }
@@ -207,6 +213,14 @@ export interface Detection {
   trackId?: number;
   /** Set by a posture node. */
   pose?: { label: PoseLabel; confidence: number };
+  /**
+   * Set by a posture node while a track is in an alarming state: `fall` (warn) from the frame
+   * the fall is recognised until the person is upright again, `collapsed` (critical) while they
+   * lie still past `immobile_ms`. `since`: packet time the state began.
+   */
+  risk?: { level: RiskLevel; reason: 'fall' | 'collapsed'; since: number };
+  /** Set by a zone-filter node: names of the zones the object is in (bottom centre of its box). */
+  zones?: string[];
 }
 
 /**

@@ -75,8 +75,8 @@ export class FallTracker {
   stable: PoseLabel | undefined;
   /** Standing samples (while the posture is standing) of the last fallWindowMs. */
   private standing: Sample[] = [];
-  private descent: { onset: number; lastStanding: Sample; hRef: number; hipRef: number; fall: boolean } | undefined;
-  private spell: { collapsed: boolean; ref: Sample; movingSince?: number } | undefined;
+  private descent: { onset: number; lastStanding: Sample; hRef: number; hipRef: number; fall: boolean; fallSince?: number } | undefined;
+  private spell: { collapsed: boolean; ref: Sample; movingSince?: number; collapsedSince?: number } | undefined;
   private skeletonSeen = false;
 
   constructor(private readonly opt: FallOptions = DEFAULT_FALL) {}
@@ -110,6 +110,7 @@ export class FallTracker {
         const flat = s.label === 'lying' && s.box.h <= o.floorRatio * d.hRef;
         if (hipsDown || flat) {
           d.fall = true;
+          d.fallSince = d.lastStanding.t;
           out.push({ type: 'fall', risk: RISK.fall, t: s.t, sinceMs: d.lastStanding.t, sample: s });
         }
       }
@@ -148,7 +149,19 @@ export class FallTracker {
     sp.movingSince = undefined;
     if (sp.collapsed || s.t - sp.ref.t < o.immobileMs) return [];
     sp.collapsed = true;
+    sp.collapsedSince = sp.ref.t;
     return [{ type: 'collapsed', risk: RISK.collapsed, t: s.t, sinceMs: sp.ref.t, sample: s }];
+  }
+
+  /**
+   * The alarming state the track is in, if any: collapsed (critical) for the rest of the lying
+   * spell, fall (warn) until the person is upright again; `since` as in the escalation.
+   */
+  get riskState(): { level: RiskLevel; reason: Escalation['type']; since: number } | undefined {
+    if (this.opt.requireSkeleton && !this.skeletonSeen) return undefined;
+    if (this.spell?.collapsed) return { level: RISK.collapsed, reason: 'collapsed', since: this.spell.collapsedSince! };
+    if (this.descent?.fall) return { level: RISK.fall, reason: 'fall', since: this.descent.fallSince! };
+    return undefined;
   }
 
   /** Current risk of the track: critical once collapsed, warn after a fall, else info. */

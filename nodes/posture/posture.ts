@@ -4,7 +4,8 @@
  *
  * Ports: in `detections` (detections with keypoints, e.g. from rtmpose; default queue
  * `drop_oldest: 8`, since the logic wants every frame it can get); out `detections` (the same,
- * each person with `pose: { label, confidence }`) and `events` (kind `event`): one packet per
+ * each person with `pose: { label, confidence }`, and `risk: { level, reason, since }` while the
+ * track is fallen (warn) or collapsed (critical) — what the cooldown gate turns into events) and `events` (kind `event`): one packet per
  * escalation of a track —
  * `{ event_type: 'fall' | 'collapsed', risk_level, track_id, stream_id, pose_label,
  * pose_confidence, timestamp, since, bbox, keypoints }`, `timestamp` being the packet time
@@ -65,7 +66,7 @@ export const posture = defineNode({
   }),
   inputs: { detections: { kind: 'detections', description: 'Detections with keypoints (from a pose node) and their frame.', defaultQueue: { mode: 'drop_oldest', size: 8 } } },
   outputs: {
-    detections: { kind: 'detections', description: 'The same detections, persons with `pose` {label, confidence}.' },
+    detections: { kind: 'detections', description: 'The same detections, persons with `pose` {label, confidence} and, while fallen or collapsed, `risk` {level, reason, since}.' },
     events: { kind: 'event', description: 'One packet per fall (warn) and collapse (critical) of a track.' },
   },
   canPause: true,
@@ -110,7 +111,8 @@ export const posture = defineNode({
             });
             ctx.log.info({ event: e.type, risk: e.risk, track: id, stream: packet.streamId, t }, `${e.type} (${e.risk}) track ${id}`);
           }
-          return { ...d, pose: { label: c.label, confidence: c.confidence } };
+          const risk = tr.tracker.riskState;
+          return risk ? { ...d, pose: { label: c.label, confidence: c.confidence }, risk } : { ...d, pose: { label: c.label, confidence: c.confidence } };
         });
         for (const [k, tr] of tracks) if (t - tr.lastMs > cfg.max_gap_ms && k.startsWith(`${packet.streamId}\u0000`)) tracks.delete(k);
         const lying = [...tracks.values()].filter((x) => x.tracker.stable === 'lying').length;

@@ -311,6 +311,19 @@ class NodeRunner {
     this.state = 'stopped';
   }
 
+  /** Let the node emit what it still holds (once per instance); never throws. */
+  async flush(): Promise<void> {
+    const inst = this.instance;
+    if (!inst?.flush || this.flushed === inst) return;
+    this.flushed = inst;
+    try {
+      await inst.flush();
+    } catch (err) {
+      this.log.warn({ err }, 'flush failed');
+    }
+  }
+  private flushed: NodeInstance | undefined;
+
   idle(): boolean {
     return this.inFlight === 0 && this.inputs.every((e) => e.depth === 0 && e.waiting === 0);
   }
@@ -449,9 +462,33 @@ export class Runtime implements StatsSource {
       if ([...this.runners.values()].every((r) => r.idle())) {
         clearInterval(this.drainPoll);
         this.log.info('all sources ended and every queue is empty');
-        this.finishedResolve();
+        void this.flushAll(Infinity).then(() => { if (!this.stopping) this.finishedResolve(); });
       }
     }, 20);
+  }
+
+  private flushing: Promise<void> | undefined;
+  /**
+   * Flush nodes in topological order, each after everything upstream of it has flushed and the
+   * graph is idle again, so what a flush emits reaches the end before the next node flushes.
+   */
+  private flushAll(until: number): Promise<void> {
+    this.flushing ??= (async () => {
+      for (const id of this.graph.order) {
+        const r = this.runners.get(id);
+        if (!r || r.source) continue;
+        await r.flush();
+        await this.waitIdle(until);
+      }
+    })();
+    return this.flushing;
+  }
+
+  private async waitIdle(until: number): Promise<void> {
+    const runners = [...this.runners.values()];
+    while (this.clock.monotonic() < until && !runners.every((r) => r.source || r.idle())) {
+      await new Promise((r) => setTimeout(r, 5));
+    }
   }
 
   /**
@@ -464,9 +501,8 @@ export class Runtime implements StatsSource {
       const order = this.graph.order.map((id) => this.runners.get(id)!).filter(Boolean);
       await Promise.all(order.filter((r) => r.source).map((r) => r.stopSource()));
       const until = this.clock.monotonic() + this.graph.shutdown.drain_timeout_ms;
-      while (this.clock.monotonic() < until && !order.every((r) => r.source || r.idle())) {
-        await new Promise((r) => setTimeout(r, 10));
-      }
+      await this.waitIdle(until);
+      await this.flushAll(until);
       for (const r of order) if (!r.source) await r.retire();
       for (const e of this.edges.values()) e.clear('shutdown');
       this.lifetimeCtl.abort();
