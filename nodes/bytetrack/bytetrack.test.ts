@@ -74,7 +74,19 @@ describe('bytetrack node', () => {
     let s = 5;
     while (ended(h).length === 0 && s < 40) run(h, packet('cam', s++, []));
     expect(s - 5).toBe(12); // lost for more than 10 frames, then dropped on the next update
-    expect(ended(h)).toEqual([{ stream_id: 'cam', track_id: 1, category: 'human', label: 'person', first_seen: 1_700_000_000_000, last_seen: 1_700_000_000_400 }]);
+    expect(ended(h)).toEqual([{ stream_id: 'cam', track_id: 1, category: 'human', label: 'person', first_seen: 1_700_000_000_000, last_seen: 1_700_000_000_400, end_reason: 'lost' }]);
+  });
+
+  it('flush (input over, graph stopping) ends every open track once, with end_reason input_ended', async () => {
+    const h = buildNode('type: bytetrack');
+    for (let s = 0; s < 3; s++) run(h, packet('cam', s, [det(100, 100), det(400, 100)]));
+    for (let s = 0; s < 3; s++) run(h, packet('cam2', s, [det(200, 200)]));
+    expect(ended(h)).toEqual([]);
+    await h.instance.flush!();
+    const all = ended(h) as { stream_id: string; track_id: number; end_reason: string }[];
+    expect(all.map((e) => `${e.stream_id}#${e.track_id}:${e.end_reason}`).sort()).toEqual(['cam#1:input_ended', 'cam#2:input_ended', 'cam2#1:input_ended']);
+    await h.instance.flush!();
+    expect(ended(h)).toHaveLength(3);
   });
 
   it('measures the frame rate from packet times when frame_rate is 0 (the default)', () => {

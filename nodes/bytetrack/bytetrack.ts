@@ -6,7 +6,9 @@
  * Ports: in `detections` (kind detections; default queue `latest`); out `detections` (the same
  * detections, with `trackId` on the tracked ones) and `ended` (kind summary, one packet per
  * confirmed track when the tracker drops it: { stream_id, track_id, category, label,
- * first_seen, last_seen }, times in ms since the Unix epoch from packet capture times).
+ * first_seen, last_seen, end_reason }, times in ms since the Unix epoch from packet capture
+ * times; end_reason `lost` when the tracker dropped it, `input_ended` for the tracks still open
+ * when the input ends or the graph stops — every confirmed track gets exactly one).
  *
  * State: one set of trackers per `stream_id`. Within a stream, one tracker per category
  * (`split_by: category`: human, wildlife, other) or per class id (`split_by: class`), so a
@@ -152,7 +154,7 @@ export const bytetrack = defineNode({
           const l = ended[e];
           const w = ctx.emit('ended', {
             streamId: packet.streamId, seq: s.endedSeq++, captureTimeMs: t,
-            data: { stream_id: packet.streamId, track_id: endedIds[e], category: l.category, label: l.label, first_seen: l.firstSeen, last_seen: l.lastSeen },
+            data: { stream_id: packet.streamId, track_id: endedIds[e], category: l.category, label: l.label, first_seen: l.firstSeen, last_seen: l.lastSeen, end_reason: 'lost' },
           });
           if (w) (waits ??= []).push(w);
         }
@@ -160,6 +162,19 @@ export const bytetrack = defineNode({
         if (!waits) return w;
         if (w) waits.push(w);
         return Promise.all(waits).then(() => undefined);
+      },
+      /** The input is over (file ended, graph stopping): every track still open ends now. */
+      async flush() {
+        for (const [streamId, s] of streams) {
+          for (const [id, l] of s.live) {
+            const w = ctx.emit('ended', {
+              streamId, seq: s.endedSeq++, captureTimeMs: l.lastSeen,
+              data: { stream_id: streamId, track_id: id, category: l.category, label: l.label, first_seen: l.firstSeen, last_seen: l.lastSeen, end_reason: 'input_ended' },
+            });
+            if (w) await w;
+          }
+          s.live.clear();
+        }
       },
     };
   },
