@@ -12,8 +12,9 @@ import { bytetrack } from '../nodes/bytetrack/bytetrack.js';
 import { yolo } from '../nodes/yolo/yolo.js';
 import { rtmpose } from '../nodes/rtmpose/rtmpose.js';
 import { posture } from '../nodes/posture/posture.js';
+import { zoneFilter } from '../nodes/zone-filter/zone-filter.js';
 
-export const builtinNodes: AnyNodeDefinition[] = [syntheticSource, debugSink, rtspSource, fileSource, resize, rtmpose, posture, yolo, bytetrack];
+export const builtinNodes: AnyNodeDefinition[] = [syntheticSource, debugSink, rtspSource, fileSource, resize, rtmpose, posture, yolo, bytetrack, zoneFilter];
 
 export class Registry {
   private readonly byType = new Map<string, AnyNodeDefinition>();
