@@ -9,12 +9,13 @@ import { rtspSource } from '../nodes/rtsp-source/rtsp-source.js';
 import { fileSource } from '../nodes/file-source/file-source.js';
 import { resize } from '../nodes/resize/resize.js';
 import { bytetrack } from '../nodes/bytetrack/bytetrack.js';
+import { cooldownGate } from '../nodes/cooldown-gate/cooldown-gate.js';
 import { yolo } from '../nodes/yolo/yolo.js';
 import { rtmpose } from '../nodes/rtmpose/rtmpose.js';
 import { posture } from '../nodes/posture/posture.js';
 import { zoneFilter } from '../nodes/zone-filter/zone-filter.js';
 
-export const builtinNodes: AnyNodeDefinition[] = [syntheticSource, debugSink, rtspSource, fileSource, resize, rtmpose, posture, yolo, bytetrack, zoneFilter];
+export const builtinNodes: AnyNodeDefinition[] = [syntheticSource, debugSink, rtspSource, fileSource, resize, rtmpose, posture, yolo, bytetrack, zoneFilter, cooldownGate];
 
 export class Registry {
   private readonly byType = new Map<string, AnyNodeDefinition>();

@@ -1,7 +1,9 @@
 /**
- * Frame-to-frame identity for person detections when no tracker has set `trackId`: greedy IoU
- * matching with a maximum gap. A stopgap until a real tracker (ByteTrack) runs upstream; with
- * `trackId` present, nodes key their state by it and never call this.
+ * Frame-to-frame identity for person detections: greedy IoU matching with a maximum gap,
+ * following an upstream tracker's ids where they exist (see `hints`). Posture keys its state
+ * by it: a general-purpose tracker (ByteTrack) tends to lose exactly the person who falls — the
+ * box changes shape faster than its motion model expects and the detector's score drops below
+ * its thresholds — and that is the moment this node must not forget them.
  *
  * Per frame: pairs of (live track, detection) are taken best first — by IoU when it reaches
  * `minIou`, then, for what is left, by centre distance when it is within `maxCenterDist` times
@@ -24,7 +26,7 @@ export interface AssociateOptions {
 
 export const DEFAULT_ASSOCIATE: AssociateOptions = { minIou: 0.3, maxGapMs: 3000, maxCenterDist: 0.5, maxAreaRatio: 2.5 };
 
-interface Track { id: number; box: Box; lastMs: number }
+interface Track { id: number; box: Box; lastMs: number; hint?: number }
 
 export function iou(a: Box, b: Box): number {
   const x0 = Math.max(a.x, b.x), y0 = Math.max(a.y, b.y);
@@ -40,8 +42,14 @@ export class Associator {
 
   constructor(private readonly opt: AssociateOptions = DEFAULT_ASSOCIATE) {}
 
-  /** Track ids for `boxes` seen at `tMs`, in the same order. */
-  assign(boxes: Box[], tMs: number): number[] {
+  /**
+   * Track ids for `boxes` seen at `tMs`, in the same order. `hints` (optional, per box): an
+   * upstream tracker's id; a box whose hint is the one last seen on a live track continues
+   * that track before anything else is matched, so a tracker's identity is followed while it
+   * holds and this association bridges where it does not (a person lost by the tracker while
+   * falling: the box turns wide and the score drops).
+   */
+  assign(boxes: Box[], tMs: number, hints?: (number | undefined)[]): number[] {
     this.tracks = this.tracks.filter((t) => tMs - t.lastMs <= this.opt.maxGapMs);
     const ids = new Array<number>(boxes.length).fill(0);
     const usedT = new Set<number>();
@@ -60,6 +68,14 @@ export class Associator {
       usedT.add(p.t);
       ids[p.d] = this.tracks[p.t].id;
     };
+    if (hints) {
+      boxes.forEach((_, di) => {
+        const h = hints[di];
+        if (h === undefined) return;
+        const ti = this.tracks.findIndex((tr) => tr.hint === h);
+        if (ti >= 0) take({ t: ti, d: di });
+      });
+    }
     pairs.filter((p) => p.iou >= this.opt.minIou).sort((a, b) => b.iou - a.iou).forEach(take);
     pairs.filter((p) => p.dist <= this.opt.maxCenterDist).sort((a, b) => a.dist - b.dist).forEach(take);
     boxes.forEach((b, di) => {
@@ -70,9 +86,14 @@ export class Associator {
     });
     for (const tr of this.tracks) {
       const di = ids.indexOf(tr.id);
-      if (di >= 0) { tr.box = boxes[di]; tr.lastMs = tMs; }
+      if (di >= 0) { tr.box = boxes[di]; tr.lastMs = tMs; if (hints?.[di] !== undefined) tr.hint = hints[di]; }
     }
     return ids;
+  }
+
+  /** The upstream tracker id last seen on track `id`, if any. */
+  hintOf(id: number): number | undefined {
+    return this.tracks.find((t) => t.id === id)?.hint;
   }
 
   get size(): number {

@@ -85,34 +85,45 @@ export const posture = defineNode({
         const dets = data.detections;
         const personIdx = dets.map((d, i) => (isPerson(d) ? i : -1)).filter((i) => i >= 0);
         if (personIdx.length === 0 && tracks.size === 0) return ctx.emit('detections', packet);
+        // Own association over every person, following the tracker's ids where it has them.
+        let a = associators.get(packet.streamId);
+        if (!a) associators.set(packet.streamId, (a = new Associator({ ...DEFAULT_ASSOCIATE, minIou: cfg.min_iou, maxGapMs: cfg.max_gap_ms })));
+        const own = a.assign(personIdx.map((i) => dets[i].box), t, personIdx.map((i) => dets[i].trackId));
         const ids = new Map<number, number>();
-        const untracked = personIdx.filter((i) => dets[i].trackId === undefined);
-        for (const i of personIdx) if (dets[i].trackId !== undefined) ids.set(i, dets[i].trackId!);
-        if (untracked.length) {
-          let a = associators.get(packet.streamId);
-          if (!a) associators.set(packet.streamId, (a = new Associator({ ...DEFAULT_ASSOCIATE, minIou: cfg.min_iou, maxGapMs: cfg.max_gap_ms })));
-          a.assign(untracked.map((i) => dets[i].box), t).forEach((id, j) => ids.set(untracked[j], id));
+        personIdx.forEach((i, j) => ids.set(i, own[j]));
+        // A person the tracker lost (typically mid-fall) keeps the tracker's id while this
+        // association still follows them, unless the tracker gave that id to a box in this frame.
+        const usedIds = new Set(dets.map((d) => d.trackId).filter((x) => x !== undefined));
+        const inherited = new Map<number, number>();
+        for (const i of personIdx) {
+          if (dets[i].trackId !== undefined) continue;
+          const h = a.hintOf(ids.get(i)!);
+          if (h !== undefined && !usedIds.has(h)) { inherited.set(i, h); usedIds.add(h); }
         }
         const events: PostureEvent[] = [];
         const out = dets.map((d, i) => {
           const id = ids.get(i);
           if (id === undefined) return d;
           const c = classifyPosture(d.box, d.keypoints, cfg.min_keypoint_score);
-          const key = `${packet.streamId}\u0000${d.trackId !== undefined ? 't' : 'a'}${id}`;
+          const key = `${packet.streamId}\u0000${id}`;
           let tr = tracks.get(key);
           if (!tr) tracks.set(key, (tr = { tracker: new FallTracker(fallOpts), lastMs: t }));
           tr.lastMs = t;
           for (const e of tr.tracker.update({ t, label: c.label, confidence: c.confidence, box: d.box, hipY: c.hipY, keypoints: d.keypoints, skeleton: c.features.torsoDeg !== undefined })) {
             if (e.type === 'fall') { falls.inc(); fallCount++; } else { collapses.inc(); collapsedCount++; }
             events.push({
-              event_type: e.type, risk_level: e.risk, track_id: id, stream_id: packet.streamId,
+              event_type: e.type, risk_level: e.risk, track_id: d.trackId ?? inherited.get(i) ?? id, stream_id: packet.streamId,
               pose_label: e.sample.label, pose_confidence: e.sample.confidence, timestamp: t, since: e.sinceMs,
               bbox: d.box, keypoints: d.keypoints,
             });
             ctx.log.info({ event: e.type, risk: e.risk, track: id, stream: packet.streamId, t }, `${e.type} (${e.risk}) track ${id}`);
           }
           const risk = tr.tracker.riskState;
-          return risk ? { ...d, pose: { label: c.label, confidence: c.confidence }, risk } : { ...d, pose: { label: c.label, confidence: c.confidence } };
+          const trackId = d.trackId ?? inherited.get(i);
+          const o: Detection = { ...d, pose: { label: c.label, confidence: c.confidence } };
+          if (trackId !== undefined) o.trackId = trackId;
+          if (risk) o.risk = risk;
+          return o;
         });
         for (const [k, tr] of tracks) if (t - tr.lastMs > cfg.max_gap_ms && k.startsWith(`${packet.streamId}\u0000`)) tracks.delete(k);
         const lying = [...tracks.values()].filter((x) => x.tracker.stable === 'lying').length;
