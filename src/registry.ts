@@ -13,9 +13,10 @@ import { cooldownGate } from '../nodes/cooldown-gate/cooldown-gate.js';
 import { yolo } from '../nodes/yolo/yolo.js';
 import { rtmpose } from '../nodes/rtmpose/rtmpose.js';
 import { posture } from '../nodes/posture/posture.js';
+import { snapshot } from '../nodes/snapshot/snapshot.js';
 import { zoneFilter } from '../nodes/zone-filter/zone-filter.js';
 
-export const builtinNodes: AnyNodeDefinition[] = [syntheticSource, debugSink, rtspSource, fileSource, resize, rtmpose, posture, yolo, bytetrack, zoneFilter, cooldownGate];
+export const builtinNodes: AnyNodeDefinition[] = [syntheticSource, debugSink, rtspSource, fileSource, resize, rtmpose, posture, yolo, bytetrack, zoneFilter, cooldownGate, snapshot];
 
 export class Registry {
   private readonly byType = new Map<string, AnyNodeDefinition>();
