@@ -46,7 +46,7 @@ describe('cooldown-gate node', () => {
     expect(ev.slice(1, 20).map((e) => e.behavior_hint)).toEqual(Array(19).fill('feeding'));
     expect(ev[ev.length - 1].behavior_hint).toBe('running');
     for (const e of ev) expect(validateEvent(e)).toEqual([]);
-    expect(h.statuses.at(-1)?.text).toMatch(/untracked detections ignored/);
+    expect(h.statuses.at(-1)?.text).toMatch(/detections without a track skipped/);
   });
 
   it('per stream: the same track id on two cameras is two incidents', async () => {

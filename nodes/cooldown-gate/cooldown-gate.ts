@@ -125,7 +125,7 @@ export const cooldownGate = defineNode({
       lastText = now;
       let keys = 0;
       for (const g of streams.values()) keys += g.keys.size;
-      ctx.status({ text: `${events} events, ${suppressed} suppressed, ${merges} returning, ${keys} tracks in window${untracked ? `; ${untracked} untracked detections ignored` : ''}${invalid ? `; ${invalid} INVALID events dropped` : ''}` });
+      ctx.status({ text: `${events} events, ${suppressed} suppressed, ${merges} returning, ${keys} tracks in window${untracked ? `; ${untracked} detections without a track skipped` : ''}${invalid ? `; ${invalid} INVALID events dropped` : ''}` });
     }
 
     async function onDetections(packet: Packet) {

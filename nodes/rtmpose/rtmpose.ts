@@ -54,6 +54,7 @@ export const rtmpose = defineNode({
     providers: Type.Array(Type.Union([Type.Literal('cpu'), Type.Literal('cuda'), Type.Literal('tensorrt'), Type.Literal('webgpu'), Type.Literal('dml'), Type.Literal('coreml')]), {
       minItems: 1, default: ['cpu'], description: 'onnxruntime execution providers, in order of preference.',
     }),
+    fallback_models: Type.Array(Type.String({ minLength: 1 }), { default: [], description: 'Tried in order when `model` can be neither found nor fetched (a warning says which runs).' }),
     workers: Type.Integer({ minimum: 1, maximum: 16, default: 1, description: 'Worker threads, one model session each; crops of a frame run in parallel across them.' }),
     threads: Type.Integer({ minimum: 1, maximum: 64, default: 1, description: 'onnxruntime intra-op threads per worker.' }),
     padding: Type.Number({ minimum: 1, maximum: 3, default: 1.25, description: 'Crop = box × padding, widened to the model aspect.' }),
@@ -90,13 +91,22 @@ export const rtmpose = defineNode({
         ctx.status({ text: `finding ${cfg.model}` });
         let model: string;
         let entry: ModelEntry | undefined;
-        try {
-          const r = await resolveModel(cfg.model, { baseDir: ctx.graphDir });
-          model = r.path;
-          entry = r.entry;
-        } catch (err) {
-          throw new Error(`cannot load pose model ${cfg.model}: ${(err as Error).message}`);
+        const refs = [cfg.model, ...cfg.fallback_models];
+        const failures: string[] = [];
+        let found: { path: string; entry?: ModelEntry; ref: string } | undefined;
+        for (const ref of refs) {
+          try {
+            const r = await resolveModel(ref, { baseDir: ctx.graphDir });
+            found = { path: r.path, entry: r.entry, ref };
+            break;
+          } catch (err) {
+            failures.push(`${ref}: ${(err as Error).message}`);
+          }
         }
+        if (!found) throw new Error(`cannot load pose model ${refs.join(' or ')}: ${failures.join('; ')}`);
+        if (found.ref !== cfg.model) ctx.log.warn({ wanted: cfg.model, using: found.ref, reason: failures[0] }, `pose model ${cfg.model} not available: using ${found.ref}`);
+        model = found.path;
+        entry = found.entry;
         if (entry && entry.task !== 'pose-topdown') throw new Error(`model "${entry.id}" is a ${entry.task} model; rtmpose needs a top-down pose model (task pose-topdown)`);
         if (entry && entry.input.layout !== 'nchw') throw new Error(`model "${entry.id}" takes ${entry.input.layout} input; rtmpose feeds NCHW`);
         // Pre-processing: the graph's options, else the manifest entry, else ImageNet RGB.

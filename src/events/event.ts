@@ -7,9 +7,10 @@
  * has drawn it and drops it) and the JPEG bytes once a snapshot node made them.
  */
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import path from 'node:path';
 import { Ajv2020, type ErrorObject } from 'ajv/dist/2020.js';
 import addFormatsImport from 'ajv-formats';
+import { packageRoot } from '../assets.js';
 import type { Category, Detection, Frame, Keypoint, PoseLabel, RiskLevel, ThreatLevel } from '../contract.js';
 
 export const EVENT_SCHEMA_VERSION = '1.0';
@@ -84,7 +85,7 @@ export interface TrackSummary {
   end_reason?: 'lost' | 'input_ended';
 }
 
-export const EVENT_SCHEMA_PATH = fileURLToPath(new URL('../../schemas/event.schema.json', import.meta.url));
+export const EVENT_SCHEMA_PATH = path.join(packageRoot, 'schemas', 'event.schema.json');
 
 let validator: ((e: unknown) => boolean) & { errors?: ErrorObject[] | null } | undefined;
 
