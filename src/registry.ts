@@ -15,8 +15,9 @@ import { rtmpose } from '../nodes/rtmpose/rtmpose.js';
 import { posture } from '../nodes/posture/posture.js';
 import { snapshot } from '../nodes/snapshot/snapshot.js';
 import { zoneFilter } from '../nodes/zone-filter/zone-filter.js';
+import { localStore } from '../nodes/local-store/local-store.js';
 
-export const builtinNodes: AnyNodeDefinition[] = [syntheticSource, debugSink, rtspSource, fileSource, resize, rtmpose, posture, yolo, bytetrack, zoneFilter, cooldownGate, snapshot];
+export const builtinNodes: AnyNodeDefinition[] = [syntheticSource, debugSink, rtspSource, fileSource, resize, rtmpose, posture, yolo, bytetrack, zoneFilter, cooldownGate, snapshot, localStore];
 
 export class Registry {
   private readonly byType = new Map<string, AnyNodeDefinition>();

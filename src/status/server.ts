@@ -1,18 +1,23 @@
 /**
  * The status server: `/` (the live page), `/ws` (a full StatusSnapshot on connect, then one
- * every `intervalMs`), `/status.json`, `/metrics` (Prometheus text), `/healthz` and `/readyz`.
+ * every `intervalMs`), `/status.json`, `/metrics` (Prometheus text), `/healthz` and `/readyz`;
+ * `/events` (recent events of the graph's local-store nodes), `/api/events?limit=&stream=`
+ * (the same as JSON) and `/api/events/<event_id>.jpg` (a stored snapshot).
  * With a token, every route but /healthz requires it (`Authorization: Bearer`, `X-Graphrun-Token`
  * or `?token=`). Listening beyond loopback without a token is refused.
  */
 import { readFileSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import http from 'node:http';
 import { timingSafeEqual } from 'node:crypto';
 import { interval, Subscription } from 'rxjs';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Logger } from 'pino';
+import { eventStoreOf, type EventStoreView, type StoredEvent } from '../events/stores.js';
 import { isLoopback } from '../graph/compile.js';
 import { redactDeep } from '../redact.js';
 import type { Runtime } from '../runtime/runtime.js';
+import { EVENTS_PAGE } from './events-page.js';
 
 export interface StatusServerOptions {
   host: string;
@@ -118,13 +123,76 @@ export class StatusServer {
           const r = rt.readiness();
           return send(r.ready ? 200 : 503, 'application/json', JSON.stringify(redactDeep(r)));
         }
-        default:
+        case '/events':
+          return send(200, 'text/html; charset=utf-8', EVENTS_PAGE);
+        case '/api/events':
+          return this.listEvents(rt, u, send);
+        default: {
+          const m = /^\/api\/events\/([0-9A-Za-z-]{1,64})\.jpg$/.exec(u.pathname);
+          if (m) return await this.sendSnapshot(rt, m[1], res, send);
           return send(404, 'text/plain', 'not found\n');
+        }
       }
     } catch (err) {
       this.opts.log.error({ err }, 'status request failed');
       if (!res.headersSent) send(500, 'text/plain', 'internal error\n');
     }
+  }
+
+  /** The event stores (local-store nodes) of this server's graph, in graph order. */
+  private eventStores(rt: Runtime): EventStoreView[] {
+    const out: EventStoreView[] = [];
+    for (const r of rt.runners.values()) {
+      const v = eventStoreOf(r.instance);
+      if (v) out.push(v);
+    }
+    return out;
+  }
+
+  private listEvents(rt: Runtime, u: URL, send: (code: number, type: string, body: string) => void): void {
+    const limitText = u.searchParams.get('limit');
+    const limit = limitText === null || limitText === '' ? 50 : Number(limitText);
+    if (!Number.isInteger(limit) || limit < 1 || limit > 500) return send(400, 'text/plain', 'limit: an integer from 1 to 500\n');
+    const stream = u.searchParams.get('stream') || undefined;
+    const stores = this.eventStores(rt);
+    const all: (StoredEvent & { node: string })[] = [];
+    for (const s of stores) for (const e of s.recent({ limit, stream })) all.push({ ...e, node: s.nodeId });
+    all.sort((a, b) => b.stored_at - a.stored_at || b.seq - a.seq);
+    const events = all.slice(0, limit).map((e) => ({
+      node: e.node,
+      stored_at: new Date(e.stored_at).toISOString(),
+      snapshot_url: e.has_snapshot ? `/api/events/${encodeURIComponent(e.event.event_id)}.jpg` : null,
+      event: e.event,
+    }));
+    send(200, 'application/json', JSON.stringify({ stores: stores.map((s) => s.nodeId), events }));
+  }
+
+  /** The file is found by event id in a store's database, never from a path in the request. */
+  private async sendSnapshot(rt: Runtime, eventId: string, res: http.ServerResponse, send: (code: number, type: string, body: string) => void): Promise<void> {
+    for (const s of this.eventStores(rt)) {
+      const file = s.snapshotFile(eventId);
+      if (!file) continue;
+      let fh;
+      try {
+        fh = await open(file, 'r');
+      } catch {
+        continue; // removed by retention a moment ago, or by hand
+      }
+      try {
+        const st = await fh.stat();
+        res.writeHead(200, { 'content-type': 'image/jpeg', 'content-length': st.size, 'cache-control': 'private, max-age=86400', 'x-content-type-options': 'nosniff' });
+        const stream = fh.createReadStream();
+        await new Promise<void>((resolve) => {
+          stream.on('error', () => { res.destroy(); resolve(); });
+          res.on('close', resolve);
+          stream.pipe(res);
+        });
+      } finally {
+        await fh.close().catch(() => undefined);
+      }
+      return;
+    }
+    send(404, 'text/plain', 'no snapshot stored for this event\n');
   }
 
   async stop(): Promise<void> {
