@@ -16,10 +16,12 @@ const NEEDS = {
   'gstreamer-rtsp': { check: () => spawnSync('/usr/bin/python3', ['-c', "import gi; gi.require_version('GstRtspServer','1.0'); gi.require_version('Gst','1.0'); from gi.repository import Gst; Gst.init(None); import sys; sys.exit(0 if all(Gst.ElementFactory.find(e) for e in ('rtph264depay','rtph264pay','rtpbin','h264parse','appsrc','appsink')) else 1)"], { stdio: 'ignore' }).status === 0, packages: ['python3-gi', 'gir1.2-gst-rtsp-server-1.0', 'gstreamer1.0-plugins-base', 'gstreamer1.0-plugins-good', 'gstreamer1.0-plugins-bad'], why: 'camera simulator (mediaMTX stand-in)' },
   // Tests write small ONNX models with fixed outputs (exact decoder checks).
   'python3-onnx': { check: () => spawnSync('/usr/bin/python3', ['-c', 'import onnx'], { stdio: 'ignore' }).status === 0, packages: ['python3-onnx'], why: 'tests that generate small ONNX models' },
+  // examples/fastapi-backend under uvicorn (Debian's FastAPI 0.92, pydantic v1); multipart for /upload.
+  'fastapi-backend': { check: () => spawnSync('/usr/bin/python3', ['-c', 'import fastapi, uvicorn, multipart, jsonschema'], { stdio: 'ignore' }).status === 0, packages: ['python3-fastapi', 'python3-uvicorn', 'python3-multipart', 'python3-jsonschema'], why: 'reference FastAPI backend tests' },
 };
 const PROFILES = {
   demo: ['ffmpeg'],
-  test: ['chromium', 'prometheus', 'ffmpeg', 'gstreamer-rtsp', 'python3-onnx'],
+  test: ['chromium', 'prometheus', 'ffmpeg', 'gstreamer-rtsp', 'python3-onnx', 'fastapi-backend'],
 };
 
 function has(cmd) {
