@@ -29,13 +29,14 @@ import { summarizeProfile } from './lib/profile.js';
 import { fileStamp, writeReport, type Report } from './lib/report.js';
 import { videoBench } from './video.js';
 import { outboxBench } from './outbox.js';
+import { pipelineBench } from './pipeline.js';
 import { poseBench } from './pose.js';
 import { trackBench } from './track.js';
 import { runtimeBench } from './runtime.js';
 import { yoloBench } from './yolo.js';
 
 /** The registry: every sub-benchmark, in the order `npm run bench` runs them. */
-export const benchmarks: SubBenchmark[] = [runtimeBench, videoBench, yoloBench, poseBench, trackBench, outboxBench];
+export const benchmarks: SubBenchmark[] = [runtimeBench, videoBench, yoloBench, poseBench, trackBench, outboxBench, pipelineBench];
 
 /** Longest a sub-benchmark's process may run. */
 const CHILD_TIMEOUT_S = 600;

@@ -15,10 +15,11 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { allocFrameBuffer } from '../src/frames.js';
 import { mirrorDirs } from '../src/assets.js';
-import { loadModelManifest, normalisation, resolveModel } from '../src/models.js';
+import { loadModelManifest, normalisation } from '../src/models.js';
 import { cropRegion } from '../nodes/rtmpose/crop.js';
 import { PoseEngine, type FrameRef } from '../nodes/rtmpose/engine.js';
 import type { BenchContext, Check, Metric, RunResult, SubBenchmark } from './lib/harness.js';
+import { findLocalModel } from './lib/onnx.js';
 
 const THREADS = [1, 2, 4] as const;
 const MODELS = ['rtmpose-t', 'rtmpose-s', 'ultralight-nano-simplepose'];
@@ -39,16 +40,7 @@ function skier(): FrameRef | undefined {
   return { pixels, width: 640, height: 425, stride: 640 * 3, format: 'rgb24' };
 }
 
-async function findModel(): Promise<{ id: string; path: string } | undefined> {
-  const manifest = loadModelManifest();
-  for (const id of MODELS) {
-    if (!manifest.has(id)) continue;
-    try {
-      return { id, path: (await resolveModel(id, { fetchImpl: (() => Promise.reject(new Error('offline'))) as typeof fetch })).path };
-    } catch { /* not here */ }
-  }
-  return undefined;
-}
+const findModel = () => findLocalModel(MODELS);
 
 export const poseBench: SubBenchmark = {
   name: 'pose',

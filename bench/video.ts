@@ -9,7 +9,7 @@
  *   frame) against the resize node (its processing time per frame, 1280x720 → 416x416 letterbox).
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -18,16 +18,9 @@ import { startCameraSim, type CameraSim } from '../src/sim/camera-sim.js';
 import { allocFrameBuffer } from '../src/frames.js';
 import { applyResize, planResize } from '../nodes/resize/resize.js';
 import type { BenchContext, Check, Metric, RunResult, SubBenchmark } from './lib/harness.js';
+import { procCpuMs } from './lib/cpu.js';
 import { benchRegistry } from './lib/nodes.js';
 import { startGraph } from './lib/graph.js';
-
-const TICK = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
-
-function procCpuMs(pid: number): number {
-  const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = f.slice(f.lastIndexOf(')') + 2).split(' ');
-  return ((Number(fields[11]) + Number(fields[12])) * 1000) / TICK; // utime + stime
-}
 
 function counterClip(): string {
   const dir = mkdtempSync(path.join(tmpdir(), 'graphrun-bench-clip-'));

@@ -11,10 +11,7 @@
  * The picture is dog.jpg (768x576); every node output must hold the dog (a check).
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { Worker } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
 import { mirrorDirs } from '../src/assets.js';
 import { optionsJsonSchema, type Detections, type Frame, type NodeContext, type NodeInstance, type Packet } from '../src/contract.js';
@@ -30,6 +27,8 @@ import { channelSources, letterboxInto, levelTables, planLetterbox, resolvePrepr
 import { yolo } from '../nodes/yolo/yolo.js';
 import { sessionOptions } from '../nodes/yolo/yolo-worker.js';
 import type { BenchContext, Check, Metric, RunResult, SubBenchmark } from './lib/harness.js';
+import { findMedia } from './lib/media.js';
+import { bareWorker, type BareWorker } from './lib/onnx.js';
 
 const THREADS = [1, 2, 4] as const;
 const log = createLogger({ level: 'warn', pretty: false, destination: process.stderr });
@@ -38,10 +37,6 @@ function q(values: number[], p: number): number {
   const s = [...values].sort((a, b) => a - b);
   const pos = (s.length - 1) * p, lo = Math.floor(pos), hi = Math.ceil(pos);
   return s[lo] + (s[hi] - s[lo]) * (pos - lo);
-}
-
-function findMedia(name: string): string | undefined {
-  return mirrorDirs('sample').map((d) => path.join(d, name)).find((p) => existsSync(p));
 }
 
 /** The picture as a source delivers it: rgb24 in shared memory; `size` scales it in ffmpeg (as a source's `size:` does). */
@@ -53,34 +48,6 @@ function decodeJpeg(file: string, size?: [number, number]): Frame {
   raw.copy(pixels);
   const source = size ? { width: fw, height: fh, scaleX: fw / width, scaleY: fh / height, offsetX: 0, offsetY: 0 } : undefined;
   return { width, height, format: 'rgb24', stride: width * 3, pixels, ...(source ? { source } : {}) };
-}
-
-/**
- * A bare session in a worker thread, as the node's workers hold theirs: each `run()` runs the
- * prepared tensor once and gives back the time session.run took there.
- */
-const BARE_WORKER = `
-const { parentPort, workerData } = require('node:worker_threads');
-const ort = require('onnxruntime-node');
-ort.env.logLevel = 'fatal';
-(async () => {
-  const s = await ort.InferenceSession.create(workerData.model, workerData.options);
-  const t = new ort.Tensor('float32', workerData.input, [1, 3, 416, 416]);
-  parentPort.on('message', async () => {
-    const t0 = performance.now();
-    await s.run({ images: t });
-    parentPort.postMessage(performance.now() - t0);
-  });
-  parentPort.postMessage('ready');
-})();`;
-
-async function bareWorker(model: string, threads: number, input: Float32Array): Promise<{ run(): Promise<number>; stop(): Promise<number> }> {
-  const w = new Worker(BARE_WORKER, { eval: true, workerData: { model, options: sessionOptions('cpu', threads), input } });
-  await new Promise<void>((resolve, reject) => { w.once('message', () => resolve()); w.once('error', reject); });
-  return {
-    run: () => new Promise<number>((resolve) => { w.once('message', resolve); w.postMessage('run'); }),
-    stop: () => w.terminate(),
-  };
 }
 
 /** A yolo node as the runtime makes one: options through the schema (defaults), a context that keeps what it emits. */
@@ -105,7 +72,7 @@ interface State {
   /** The same picture scaled to 416x312 by ffmpeg: the letterbox is then a straight copy. */
   scaled: Frame;
   sessions: Map<number, ort.InferenceSession>;
-  workers: Map<number, Awaited<ReturnType<typeof bareWorker>>>;
+  workers: Map<number, BareWorker>;
   nodes: Map<number, { node: NodeInstance; out: Packet[] }>;
   tensor: ort.Tensor;
   output: Float32Array;
@@ -139,8 +106,8 @@ export const yoloBench: SubBenchmark = {
     letterboxInto(lb, frame.pixels, input, 0, levelTables(pre), channelSources('rgb24', pre.color), pre.pad);
     const tensor = new ort.Tensor('float32', input, [1, 3, 416, 416]);
     const output = (await sessions.get(1)!.run({ images: tensor })).output.data as Float32Array;
-    const workers = new Map<number, Awaited<ReturnType<typeof bareWorker>>>();
-    for (const t of THREADS) workers.set(t, await bareWorker(model, t, input));
+    const workers = new Map<number, BareWorker>();
+    for (const t of THREADS) workers.set(t, await bareWorker(model, sessionOptions('cpu', t), input));
     ctx.state.s = { model, frame, scaled, sessions, workers, nodes, tensor, output } satisfies State;
   },
   async run(ctx: BenchContext): Promise<RunResult> {

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Makes sure the system programs a command needs are there before it runs, so a fresh machine
 // gets one clear line (or an automatic install as root) instead of a wall of failing tests.
-//   node scripts/ensure-system-deps.mjs demo|test
+//   node scripts/ensure-system-deps.mjs demo|test|bench
 // As root with apt-get available, missing Debian packages are installed; otherwise it prints the
 // exact install command and exits 1. Set GRAPHRUN_NO_APT=1 to never install.
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -18,10 +18,13 @@ const NEEDS = {
   'python3-onnx': { check: () => spawnSync('/usr/bin/python3', ['-c', 'import onnx'], { stdio: 'ignore' }).status === 0, packages: ['python3-onnx'], why: 'tests that generate small ONNX models' },
   // examples/fastapi-backend under uvicorn (Debian's FastAPI 0.92, pydantic v1); multipart for /upload.
   'fastapi-backend': { check: () => spawnSync('/usr/bin/python3', ['-c', 'import fastapi, uvicorn, multipart, jsonschema'], { stdio: 'ignore' }).status === 0, packages: ['python3-fastapi', 'python3-uvicorn', 'python3-multipart', 'python3-jsonschema'], why: 'reference FastAPI backend tests' },
+  // The baseline a user would otherwise write (bench/baseline/opencv_yolox.py); the bench leaves it out without cv2.
+  'python3-opencv': { check: () => spawnSync('/usr/bin/python3', ['-c', 'import cv2'], { stdio: 'ignore' }).status === 0, packages: ['python3-opencv'], why: "the pipeline bench's OpenCV baseline" },
 };
 const PROFILES = {
   demo: ['ffmpeg'],
   test: ['chromium', 'prometheus', 'ffmpeg', 'gstreamer-rtsp', 'python3-onnx', 'fastapi-backend'],
+  bench: ['ffmpeg', 'python3-opencv'],
 };
 
 function has(cmd) {
@@ -31,7 +34,7 @@ function has(cmd) {
 const profile = process.argv[2] ?? 'test';
 const wanted = PROFILES[profile];
 if (!wanted) {
-  console.error(`ensure-system-deps: unknown profile "${profile}" (demo, test)`);
+  console.error(`ensure-system-deps: unknown profile "${profile}" (${Object.keys(PROFILES).join(', ')})`);
   process.exit(2);
 }
 const missing = wanted.filter((n) => !NEEDS[n].check());
