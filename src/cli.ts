@@ -118,5 +118,11 @@ async function runCommand(file: string, o: { watch: boolean; logLevel: LevelWith
   await app.runtime.finished;
   await app.stop();
   log.flush?.();
+  // The graph is stopped: if a node left a timer or socket behind (one that ignored its stop),
+  // do not hang on it. Unref'd: a clean exit does not wait for this.
+  setTimeout(() => {
+    process.stderr.write('graphrun: graph stopped but something still holds the process (a node did not release a timer or socket): exiting\n');
+    process.exit(process.exitCode ?? EXIT_OK);
+  }, 3000).unref();
   return EXIT_OK;
 }

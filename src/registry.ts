@@ -15,9 +15,12 @@ import { rtmpose } from '../nodes/rtmpose/rtmpose.js';
 import { posture } from '../nodes/posture/posture.js';
 import { snapshot } from '../nodes/snapshot/snapshot.js';
 import { zoneFilter } from '../nodes/zone-filter/zone-filter.js';
+import { fastapiSink } from '../nodes/fastapi-sink/fastapi-sink.js';
+import { s3Sink } from '../nodes/s3-sink/s3-sink.js';
+import { webhookSink } from '../nodes/webhook-sink/webhook-sink.js';
 import { localStore } from '../nodes/local-store/local-store.js';
 
-export const builtinNodes: AnyNodeDefinition[] = [syntheticSource, debugSink, rtspSource, fileSource, resize, rtmpose, posture, yolo, bytetrack, zoneFilter, cooldownGate, snapshot, localStore];
+export const builtinNodes: AnyNodeDefinition[] = [syntheticSource, debugSink, rtspSource, fileSource, resize, rtmpose, posture, yolo, bytetrack, zoneFilter, cooldownGate, snapshot, localStore, fastapiSink, s3Sink, webhookSink];
 
 export class Registry {
   private readonly byType = new Map<string, AnyNodeDefinition>();

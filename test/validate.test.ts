@@ -42,7 +42,7 @@ function expectedLine(file: string): string {
 const usedVars = new Set([...badFixtures, ...goodGraphs].flatMap((f) => [...readFileSync(path.join(root, f), 'utf8').matchAll(/\$\{([A-Za-z_][A-Za-z0-9_]*)/g)].map((m) => m[1])));
 const childEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => !usedVars.has(k)));
 // What a deployment sets for the shipped graphs (graphs/cpu.yml reads the camera URL).
-const deployEnv = { ...childEnv, MEDIA_RPI_RTSP_URL: 'rtsp://graphrun:secret@127.0.0.1:8554/garden' };
+const deployEnv = { ...childEnv, MEDIA_RPI_RTSP_URL: 'rtsp://graphrun:secret@127.0.0.1:8554/garden', FASTAPI_ENDPOINT: 'http://127.0.0.1:8000', FASTAPI_TOKEN: 'secret-token', S3_BUCKET: 'garden-snapshots' };
 
 interface Run { code: number; stdout: string; stderr: string }
 
@@ -236,11 +236,15 @@ describe('${VAR} interpolation', () => {
 });
 
 describe('the shipped graphs', () => {
-  it('refuse to start without the camera URL, naming the variable and where it is used', async () => {
+  it('refuse to start without the camera URL and the delivery settings, naming each variable and where it is used', async () => {
     const r = await validate(['graphs/cpu.yml', 'graphs/gpu.yml']);
     expect(r.code).toBe(2);
     const out = lines(r.stdout);
-    expect(out).toHaveLength(2);
-    for (const l of out) expect(l).toMatch(/^graphs\/cpu\.yml:\d+:\d+ nodes\.cam\.url: environment variable MEDIA_RPI_RTSP_URL is not set/);
+    const vars: Record<string, string> = { MEDIA_RPI_RTSP_URL: 'nodes.cam.url', S3_BUCKET: 'nodes.s3.bucket', FASTAPI_ENDPOINT: 'nodes.backend.endpoint', FASTAPI_TOKEN: 'nodes.backend.token' };
+    expect(out).toHaveLength(2 * Object.keys(vars).length); // each file, each variable
+    for (const [v, where] of Object.entries(vars)) {
+      const re = new RegExp(`^graphs/cpu\\.yml:\\d+:\\d+ ${where.replace(/\./g, '\\.')}: environment variable ${v} is not set`);
+      expect(out.filter((l) => re.test(l)), v).toHaveLength(2);
+    }
   });
 });
