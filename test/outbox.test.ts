@@ -165,6 +165,20 @@ describe('outbox: dependencies (waitFor)', () => {
   });
 });
 
+describe('outbox: ignoreBackoff (the destination is back)', () => {
+  it('hands out rows still in retry backoff, but never a row still waiting for its dependency', () => {
+    const { ob, clock } = fresh();
+    ob.put('api', item('a', 's1'));
+    ob.put('s3', item('b'));
+    ob.put('api', item('b', 's2', 0, { waitFor: { dest: 's3', key: 'b' }, waitMaxMs: 60_000 }));
+    const [a] = ob.ready('api', 10);
+    expect(a.key).toBe('a');
+    ob.retry('api', a.id, { nextAttemptAt: clock.t + 30_000, error: 'down' });
+    expect(ob.ready('api', 10)).toEqual([]);
+    expect(keys(ob.ready('api', 10, undefined, { ignoreBackoff: true }))).toEqual(['a']);
+  });
+});
+
 describe('outbox: dead letters', () => {
   it('moves the row with payload and blob, counts it, keeps the stream going', () => {
     const { ob } = fresh();

@@ -108,7 +108,8 @@ export class DeliveryLoop {
         this.rush = true;
       }
       const free = this.o.concurrency - this.inFlight;
-      const rows = free > 0 ? outbox.ready(dest, free, this.rush ? Number.MAX_SAFE_INTEGER : this.now()) : [];
+      // Rushing ignores the retry backoff only: a row still waiting for its snapshot waits on.
+      const rows = free > 0 ? outbox.ready(dest, free, this.now(), { ignoreBackoff: this.rush }) : [];
       if (rows.length === 0) {
         if (this.inFlight === 0) this.rush = false;
         const due = outbox.nextDueAt(dest);

@@ -28,7 +28,7 @@
  *   Options: maxRows, maxBytes (limits over all dests of the file), synchronous ('normal' | 'full'),
  *   maxDeadLetters, maxDroppedLog, maxResults, resultsMaxAgeMs, now (the clock).
  * - `put(dest, item)` → `{ ok: true, id, evicted }` | `{ ok: false, reason, evicted: 0 }`.
- * - `ready(dest, limit?, nowMs?)` → rows to send now; they are in flight (memory only) until
+ * - `ready(dest, limit?, nowMs?, { ignoreBackoff? })` → rows to send now (ignoreBackoff: retry delays do not count, after the destination came back); they are in flight (memory only) until
  *   `ack` / `retry` / `deadLetter` / `release`.
  * - `ack(dest, id, result?)`, `retry(dest, id, { nextAttemptAt, error })`,
  *   `deadLetter(dest, id, { status?, response?, error })`, `release(dest, id)` → false when the
@@ -624,12 +624,12 @@ class Store {
 
   // ---- delivery --------------------------------------------------------------------------
 
-  ready(owner: Outbox, dest: string, limit: number, now: number): OutboxRow[] {
+  ready(owner: Outbox, dest: string, limit: number, now: number, ignoreBackoff = false): OutboxRow[] {
     const d = this.dests.get(dest);
     if (!d || d.heads.size === 0) return [];
     const due: Head[] = [];
     for (const h of d.heads.values()) {
-      if (h.owner === null && h.nextAttemptAt <= now && (h.waitDone || h.waitUntil <= now)) due.push(h);
+      if (h.owner === null && (ignoreBackoff || h.nextAttemptAt <= now) && (h.waitDone || h.waitUntil <= now)) due.push(h);
     }
     if (due.length > limit) due.sort((a, b) => a.id - b.id).length = limit;
     else due.sort((a, b) => a.id - b.id);
@@ -905,10 +905,10 @@ export class Outbox {
    * whose next attempt is due and whose dependency is settled (or waited long enough). They
    * are in flight until ack / retry / deadLetter / release (or this handle closes).
    */
-  ready(dest: string, limit = 16, nowMs?: number): OutboxRow[] {
+  ready(dest: string, limit = 16, nowMs?: number, o: { ignoreBackoff?: boolean } = {}): OutboxRow[] {
     const s = this.open();
     if (!Number.isInteger(limit) || limit < 0) throw new TypeError(`outbox ready (dest "${dest}"): limit must be an integer >= 0 (got ${limit})`);
-    return s.ready(this, dest, limit, nowMs ?? s.now());
+    return s.ready(this, dest, limit, nowMs ?? s.now(), o.ignoreBackoff === true);
   }
 
   /** Delivered: the row is deleted; `result` (e.g. the stored object's URL) is kept for `result()`. */
