@@ -66,8 +66,8 @@ describe('cooldown-gate node', () => {
     await feed(h, { streamId: 'garden', seq: 1, captureTimeMs: T0 + 3000, data: { ...ended, track_id: 99 } }, 'ended');
     const sums = h.emitted.filter((e) => e.port === 'summaries').map((e) => e.packet.data as GateTrackSummary);
     expect(sums).toEqual([
-      { ...ended, events: 2, suppressed: 4, max_level: 'warn' },
-      { ...ended, track_id: 99, events: 0, suppressed: 0, max_level: null },
+      { ...ended, duration_ms: 500, events: 2, suppressed: 4, max_level: 'warn' },
+      { ...ended, track_id: 99, duration_ms: 500, events: 0, suppressed: 0, max_level: null },
     ]);
   });
 

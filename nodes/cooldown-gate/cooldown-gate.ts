@@ -31,6 +31,8 @@ import { StreamGate, type KeyState, type Sighting } from './gate.js';
 
 /** What `summaries` carries: the tracker's summary plus what the gate made of the track. */
 export interface GateTrackSummary extends TrackSummary {
+  /** last_seen − first_seen, ms. */
+  duration_ms: number;
   events: number;
   suppressed: number;
   /** Highest risk (humans) or threat (wildlife) of its events; null when it raised none. */
@@ -172,11 +174,12 @@ export const cooldownGate = defineNode({
       const levelName = (cat2: Category, level: number) => (level < 0 ? null : (cat2 === 'wildlife' ? THREATS : RISKS)[level] ?? null);
       // The key may have moved on to a newer track id (returning merge): then the ended id is
       // among its former ids, and the incident continues — report what this id raised.
+      const duration_ms = Math.max(0, s.last_seen - s.first_seen);
       const st = g?.keys.get(`${cat}#${s.track_id}`);
-      if (st) return { ...s, events: st.events, suppressed: st.suppressed, max_level: levelName(cat, st.maxLevel) };
+      if (st) return { ...s, duration_ms, events: st.events, suppressed: st.suppressed, max_level: levelName(cat, st.maxLevel) };
       const f = forgottenStats.get(`${s.stream_id}\u0000${cat}#${s.track_id}`);
-      if (f) { forgottenStats.delete(`${s.stream_id}\u0000${cat}#${s.track_id}`); return { ...s, events: f.events, suppressed: f.suppressed, max_level: levelName(cat, f.level) }; }
-      return { ...s, events: 0, suppressed: 0, max_level: null };
+      if (f) { forgottenStats.delete(`${s.stream_id}\u0000${cat}#${s.track_id}`); return { ...s, duration_ms, events: f.events, suppressed: f.suppressed, max_level: levelName(cat, f.level) }; }
+      return { ...s, duration_ms, events: 0, suppressed: 0, max_level: null };
     }
 
     return {
