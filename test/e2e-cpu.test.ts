@@ -15,14 +15,14 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { GetObjectCommand, HeadObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { validateEvent, type GraphrunEvent } from '../src/events/event.js';
 import { startCameraSim, type CameraSim } from '../src/sim/camera-sim.js';
 import { ensureBuilt } from './support/build.js';
 import { startBackend, type StoredEvent, type TestBackend } from './support/fastapi.js';
 import { mediaPath, modelPath, repoRoot } from './support/media.js';
-import { freePort, pollFor } from './support/net.js';
+import { pollFor } from './support/net.js';
+import { S3RVER_CREDENTIALS, startS3, type TestS3 } from './support/s3.js';
 
 // Resolved on import: a missing file fails at once, naming it.
 const VTEST = mediaPath('vtest_first20s_h264.mp4');
@@ -37,40 +37,16 @@ const RTSP_PASS = 'e2e-rtsp-pass-K4m8Zt2w';
 const PUBLISH_PASS = 'e2e-publish-pass-Hb6Rj1sd';
 const SECRETS = [TOKEN, RTSP_PASS, PUBLISH_PASS];
 const BUCKET = 'snaps';
-const S3_CREDS = { AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER' };
-
-interface S3Server { endpoint: string; close(): Promise<void> }
-
-/** s3rver on a free loopback port with one bucket, files in a temporary folder. */
-async function startS3(): Promise<S3Server> {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'graphrun-e2e-s3-'));
-  // s3rver ships no types; the variable specifier keeps tsc from asking for them.
-  const mod = 's3rver';
-  const { default: S3rver } = (await import(mod)) as { default: new (o: Record<string, unknown>) => { run(): Promise<{ port: number }>; close(): Promise<void> } };
-  const port = await freePort();
-  const server = new S3rver({ port, address: '127.0.0.1', silent: true, directory: dir, configureBuckets: [{ name: BUCKET }] });
-  await server.run();
-  return {
-    endpoint: `http://127.0.0.1:${port}`,
-    async close() {
-      await server.close();
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
-}
 
 let backend: TestBackend;
-let s3: S3Server;
-let s3client: S3Client;
+let s3: TestS3;
 
 beforeAll(async () => {
   ensureBuilt();
-  [backend, s3] = await Promise.all([startBackend({ token: TOKEN, faults: false }), startS3()]);
-  s3client = new S3Client({ region: 'us-east-1', endpoint: s3.endpoint, forcePathStyle: true, credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } });
+  [backend, s3] = await Promise.all([startBackend({ token: TOKEN, faults: false }), startS3({ bucket: BUCKET })]);
 }, 60_000);
 
 afterAll(async () => {
-  s3client?.destroy();
   await Promise.all([backend?.close(), s3?.close()]);
 });
 
@@ -96,7 +72,8 @@ function startCpuGraph(sim: CameraSim, cameraId: string): Graphrun {
     S3_ENDPOINT: s3.endpoint,
     S3_FORCE_PATH_STYLE: 'true',
     AWS_REGION: 'us-east-1',
-    ...S3_CREDS,
+    ...S3RVER_CREDENTIALS,
+    AWS_EC2_METADATA_DISABLED: 'true',
     POSE_MODEL: POSE,
     GRAPHRUN_STATUS_LISTEN: '127.0.0.1:0',
     GRAPHRUN_STATUS_TOKEN: '',
@@ -129,11 +106,6 @@ async function storedEvents(stream: string): Promise<StoredEvent[]> {
   return all.reverse();
 }
 
-async function objectBytes(key: string): Promise<Buffer> {
-  const r = await s3client.send(new GetObjectCommand({ Bucket: BUCKET, Key: key }));
-  return Buffer.from(await r.Body!.transformToByteArray());
-}
-
 /** The checks every run makes on what reached the backend and S3. */
 async function checkDelivered(stream: string): Promise<GraphrunEvent[]> {
   const stored = await storedEvents(stream);
@@ -149,10 +121,11 @@ async function checkDelivered(stream: string): Promise<GraphrunEvent[]> {
     expect(snap.key, e.event_id).toMatch(new RegExp(`^${stream}/\\d{4}/\\d{2}/\\d{2}/${e.event_id}\\.jpg$`));
     expect(snap.url).toBe(`${s3.endpoint}/${BUCKET}/${snap.key}`);
     expect(stored[i].snapshot_url).toBe(snap.url);
-    const head = await s3client.send(new HeadObjectCommand({ Bucket: BUCKET, Key: snap.key! }));
-    expect(head.ContentType).toBe('image/jpeg');
-    expect(head.Metadata?.['event-id']).toBe(e.event_id);
-    const jpg = await objectBytes(snap.key!);
+    const obj = await s3.get(snap.key!);
+    expect(obj, `object ${snap.key}`).toBeDefined();
+    expect(obj!.contentType).toBe('image/jpeg');
+    expect(obj!.metadata['event-id']).toBe(e.event_id);
+    const jpg = obj!.body;
     expect(jpg.length).toBe(snap.bytes);
     expect([jpg[0], jpg[1], jpg[jpg.length - 2], jpg[jpg.length - 1]]).toEqual([0xff, 0xd8, 0xff, 0xd9]);
     // The object is also what a plain GET of the URL gives (s3rver serves it without signing).
