@@ -24,6 +24,7 @@ import type { Outcome } from '../../src/delivery/loop.js';
 import { deliveryOptions, startDelivery, type SinkDelivery } from '../../src/delivery/sink.js';
 import { riskRank, threatRank, type EventPacket, type GraphrunEvent } from '../../src/events/event.js';
 import type { OutboxRow } from '../../src/outbox/outbox.js';
+import { registerSecret } from '../../src/redact.js';
 
 const TITLES: Record<GraphrunEvent['event_type'], string> = {
   person_detected: 'Person seen', fall: 'Fall', collapsed: 'Person lying still', wildlife_intrusion: 'Wildlife', object_detected: 'Object seen',
@@ -58,14 +59,29 @@ export const webhookSink = defineNode({
     const limited = ctx.metrics.counter('webhook_rate_limited_total', 'Alerts dropped by max_per_minute.');
     const recent: number[] = [];
     let d: SinkDelivery | undefined;
+    // The URL is the credential of a Slack webhook (…/services/T…/B…/<secret>), often of others
+    // too: it must not reach a log, the status line or a dead letter. Registered, every redacted
+    // text hides it; and since error pages like to quote the path they were asked for, the path
+    // is hidden from this sink's own outcome texts too (not globally: "/events" is no secret).
+    registerSecret(cfg.url);
+    const u = new URL(cfg.url);
+    const hide = [cfg.url, `${u.pathname}${u.search}`, u.pathname, u.search].filter((h) => h.length > 1);
+    const scrub = (t: string): string => hide.reduce((acc, h) => acc.split(h).join('<webhook url>'), t);
 
     async function send(row: OutboxRow, signal: AbortSignal): Promise<Outcome> {
       const e = JSON.parse(row.payload as string) as GraphrunEvent;
       const body = cfg.format === 'slack' ? slackMessage(e) : e;
       const headers: Record<string, string> = { 'content-type': 'application/json', 'idempotency-key': row.key };
       if (cfg.token && cfg.format === 'json') headers.authorization = `Bearer ${cfg.token}`;
-      const res = await request({ url: cfg.url, method: 'POST', timeoutMs: cfg.timeout_ms, signal, headers, body: JSON.stringify(body) });
-      return classify(res, 'webhook POST');
+      let o: Outcome;
+      try {
+        o = classify(await request({ url: cfg.url, method: 'POST', timeoutMs: cfg.timeout_ms, signal, headers, body: JSON.stringify(body) }), 'webhook POST');
+      } catch (err) {
+        return { kind: 'retry', error: scrub(`webhook POST: ${(err as Error).message}`) };
+      }
+      if (o.kind === 'retry') return { ...o, error: scrub(o.error) };
+      if (o.kind === 'dead') return { ...o, error: scrub(o.error), ...(o.response !== undefined ? { response: scrub(o.response) } : {}) };
+      return o;
     }
 
     return {

@@ -72,7 +72,8 @@ export function startDelivery(ctx: NodeContext, cfg: DeliveryConfig, dest: strin
   let lastDropped = -1;
   const report = () => {
     const s = outbox.stats(dest);
-    const dropped = s.dropped.info + s.dropped.warn + s.dropped.critical + s.refused;
+    // dropped.* counts every drop, evicted or refused (s.refused is a subset: not added again).
+    const dropped = s.dropped.info + s.dropped.warn + s.dropped.critical;
     if (lastDropped >= 0 && dropped > lastDropped) m.dropped.inc(dropped - lastDropped);
     lastDropped = dropped;
     m.backlog.set(s.backlog);
@@ -89,12 +90,24 @@ export function startDelivery(ctx: NodeContext, cfg: DeliveryConfig, dest: strin
   report();
   const timer = setInterval(report, 1000);
   timer.unref();
+  // A full outbox refuses every new row until the destination is back: log the first refusal,
+  // then at most one line a minute with the count (the status line and metrics have the totals).
+  let refusedUnlogged = 0;
+  let refusalLoggedAt = -Infinity;
   return {
     outbox,
     loop,
     put(item) {
       const r = outbox.put(dest, item);
-      if (!r.ok && r.reason !== 'duplicate') ctx.log.warn({ key: item.key, reason: r.reason }, 'outbox refused the row');
+      if (!r.ok && r.reason !== 'duplicate') {
+        refusedUnlogged++;
+        const now = Date.now();
+        if (now - refusalLoggedAt >= 60_000) {
+          ctx.log.warn({ key: item.key, reason: r.reason, refused: refusedUnlogged }, refusedUnlogged === 1 ? 'outbox refused the row' : `outbox refused ${refusedUnlogged} rows in the last minute`);
+          refusalLoggedAt = now;
+          refusedUnlogged = 0;
+        }
+      }
       return r;
     },
     async stop() {
