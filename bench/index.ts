@@ -29,6 +29,7 @@ import { summarizeProfile } from './lib/profile.js';
 import { fileStamp, writeReport, type Report } from './lib/report.js';
 import { videoBench } from './video.js';
 import { outboxBench } from './outbox.js';
+import { deliveryBench } from './delivery.js';
 import { pipelineBench } from './pipeline.js';
 import { poseBench } from './pose.js';
 import { trackBench } from './track.js';
@@ -36,7 +37,7 @@ import { runtimeBench } from './runtime.js';
 import { yoloBench } from './yolo.js';
 
 /** The registry: every sub-benchmark, in the order `npm run bench` runs them. */
-export const benchmarks: SubBenchmark[] = [runtimeBench, videoBench, yoloBench, poseBench, trackBench, outboxBench, pipelineBench];
+export const benchmarks: SubBenchmark[] = [runtimeBench, videoBench, yoloBench, poseBench, trackBench, outboxBench, deliveryBench, pipelineBench];
 
 /** Longest a sub-benchmark's process may run. */
 const CHILD_TIMEOUT_S = 600;
