@@ -28,6 +28,13 @@ import { riskRank, type EventPacket, type GraphrunEvent } from '../../src/events
 import type { OutboxRow } from '../../src/outbox/outbox.js';
 
 const FIELDS = new Set(['stream_id', 'event_id', 'track_id', 'category', 'event_type', 'yyyy', 'mm', 'dd', 'hh']);
+/**
+ * S3 answers 400 for some errors that are not about the object: a slow upload (RequestTimeout),
+ * temporary credentials that expired (ExpiredToken, refreshed by the SDK), the wrong region
+ * (AuthorizationHeaderMalformed: a configuration problem, like a wrong token — the rows wait for
+ * the fix instead of being given up). These are retried; any other 400 is a dead letter.
+ */
+const RETRY_400 = new Set(['RequestTimeout', 'ExpiredToken', 'TokenRefreshRequired', 'AuthorizationHeaderMalformed', 'IncompleteBody', 'InvalidToken']);
 
 /** The object key of an event's snapshot from the template. */
 export function objectKey(template: string, e: GraphrunEvent): string {
@@ -93,18 +100,22 @@ export const s3Sink = defineNode({
         const e = err as Error & { name?: string; $metadata?: { httpStatusCode?: number } };
         const status = e.$metadata?.httpStatusCode;
         const error = `PutObject ${s.objectKey}: ${abort.aborted && !signal.aborted ? `no answer within ${cfg.timeout_ms} ms` : `${e.name ?? 'Error'}: ${e.message}`}${status ? ` (HTTP ${status})` : ''}`;
-        // 400: the request itself is wrong (bad key, bad metadata): retrying cannot help.
-        if (status === 400) return { kind: 'dead', status, error, response: e.message };
+        // 400: the request itself is wrong (key too long, bad metadata): retrying cannot help.
+        if (status === 400 && !RETRY_400.has(e.name ?? '')) return { kind: 'dead', status, error, response: e.message };
         return { kind: 'retry', status, error };
       }
     }
 
+    // "Is S3 answering?" HeadBucket needs s3:ListBucket on the bucket; a writer allowed only
+    // s3:PutObject gets 403, which still means S3 is up: sending resumes, and if the uploads fail
+    // too the breaker opens again. Down, unreachable, 5xx or throttling (429/503): not yet.
     async function probe(signal: AbortSignal): Promise<boolean> {
       try {
         await client.send(new HeadBucketCommand({ Bucket: cfg.bucket }), { abortSignal: AbortSignal.any([signal, AbortSignal.timeout(5000)]) });
         return true;
-      } catch {
-        return false;
+      } catch (err) {
+        const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+        return status !== undefined && status < 500 && status !== 429;
       }
     }
 
