@@ -9,9 +9,10 @@
  *   lock-step; a `Retry-After` the destination sent wins when it is longer.
  * - Circuit breaker: after `failures` consecutive retryable failures the loop stops sending
  *   (open) for `openMs` (doubling up to `maxOpenMs` while it stays broken), then asks `probe`
- *   (e.g. GET /health) before it sends again; a probe that succeeds closes it and lets the
- *   backlog go at once, regardless of the rows' backoff (the destination is back: waiting out
- *   a minute of backoff per row would only delay the alerts).
+ *   (e.g. GET /health) before it sends again; a probe that succeeds lets one row go
+ *   (half-open): delivered, the breaker closes and the backlog goes at once, regardless of the
+ *   rows' backoff (the destination is back: waiting out a minute of backoff per row would only
+ *   delay the alerts); failed, it opens again for twice as long.
  * - Concurrency: up to `concurrency` sends at once — across streams only, since the outbox
  *   hands out one row per stream at a time (order within a stream is kept).
  */
@@ -38,7 +39,7 @@ export interface DeliveryOptions {
   now?: () => number;
 }
 
-export type BreakerState = 'closed' | 'open' | 'probing';
+export type BreakerState = 'closed' | 'open' | 'probing' | 'half-open';
 
 export class DeliveryLoop {
   private readonly ctl = new AbortController();
@@ -66,12 +67,18 @@ export class DeliveryLoop {
     });
   }
 
-  /** Stop sending; sends in flight are aborted (their rows stay in the outbox, pending). */
+  /**
+   * Stop sending; sends in flight are aborted (their rows stay in the outbox, pending). Resolves
+   * once nothing of this loop touches the outbox any more, so the caller may close it.
+   */
   async stop(): Promise<void> {
     this.ctl.abort();
     this.wake?.();
     await this.running;
+    await Promise.allSettled([...this.sends]);
   }
+
+  private readonly sends = new Set<Promise<void>>();
 
   get busy(): number {
     return this.inFlight;
@@ -101,13 +108,14 @@ export class DeliveryLoop {
         }
         if (signal.aborted) break;
         if (!ok) { this.open('probe failed'); continue; }
-        this.o.log.info({ dest }, 'destination answers again: sending');
-        this.breaker = 'closed';
+        // Half-open: one send decides. A health check can pass while sending still fails (a
+        // wrong token: /health needs none), so only a delivered row closes the breaker.
+        this.o.log.info({ dest }, 'destination answers its health check: trying one row');
+        this.breaker = 'half-open';
         this.consecutive = 0;
-        this.openFor = 0;
         this.rush = true;
       }
-      const free = this.o.concurrency - this.inFlight;
+      const free = (this.breaker === 'half-open' ? 1 : this.o.concurrency) - this.inFlight;
       // Rushing ignores the retry backoff only: a row still waiting for its snapshot waits on.
       const rows = free > 0 ? outbox.ready(dest, free, this.now(), { ignoreBackoff: this.rush }) : [];
       if (rows.length === 0) {
@@ -117,7 +125,11 @@ export class DeliveryLoop {
         await Promise.race([outbox.waitForWork(dest, { signal, maxWaitMs }), new Promise<void>((r) => { this.wake = r; })]);
         continue;
       }
-      for (const row of rows) void this.deliver(row);
+      for (const row of rows) {
+        const p = this.deliver(row).catch((err: unknown) => this.o.log.error({ err, dest }, 'delivery bookkeeping failed'));
+        this.sends.add(p);
+        void p.finally(() => this.sends.delete(p));
+      }
     }
   }
 
@@ -141,11 +153,17 @@ export class DeliveryLoop {
     if (outcome.kind === 'ack') {
       outbox.ack(dest, row.id, outcome.result);
       this.consecutive = 0;
+      if (this.breaker === 'half-open') {
+        this.breaker = 'closed';
+        this.openFor = 0;
+        this.o.log.info({ dest }, 'destination back: sending');
+      }
     } else if (outcome.kind === 'dead') {
       outbox.deadLetter(dest, row.id, { status: outcome.status, response: outcome.response, error: outcome.error });
       this.lastError = outcome.error;
       this.o.log.warn({ dest, key: row.key, status: outcome.status, error: outcome.error }, 'refused for good: moved to the dead letters');
       this.consecutive = 0;
+      if (this.breaker === 'half-open') { this.breaker = 'closed'; this.openFor = 0; } // it answers: it is up
     } else {
       this.rush = false;
       const base = Math.min(this.o.backoff.maxMs, this.o.backoff.initialMs * 2 ** Math.min(20, row.attempts));
@@ -153,7 +171,7 @@ export class DeliveryLoop {
       outbox.retry(dest, row.id, { nextAttemptAt: this.now() + delay, error: outcome.error });
       this.lastError = outcome.error;
       this.consecutive++;
-      if (this.breaker === 'closed' && this.consecutive >= this.o.breaker.failures) this.open(outcome.error, outcome.retryAfterMs);
+      if (this.breaker === 'half-open' || (this.breaker === 'closed' && this.consecutive >= this.o.breaker.failures)) this.open(outcome.error, outcome.retryAfterMs);
     }
     this.wake?.();
   }
@@ -162,7 +180,7 @@ export class DeliveryLoop {
     this.openFor = this.openFor === 0 ? this.o.breaker.openMs : Math.min(this.o.breaker.maxOpenMs, this.openFor * 2);
     const ms = Math.max(this.openFor, atLeastMs);
     this.openUntil = this.now() + ms;
-    if (this.breaker !== 'open') this.o.log.warn({ dest: this.o.dest, reason: why, open_ms: ms }, 'destination failing: pausing delivery, probing before sending again');
+    if (this.breaker === 'closed') this.o.log.warn({ dest: this.o.dest, reason: why, open_ms: ms }, 'destination failing: pausing delivery, probing before sending again');
     this.breaker = 'open';
   }
 }
