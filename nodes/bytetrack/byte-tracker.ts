@@ -18,6 +18,13 @@
  *   and a track once removed is dropped as soon as it is lost again), and a confirmed track and
  *   a lost track closer than IoU distance 0.15 are deduplicated, keeping the older one.
  *
+ * Optional appearance cue (`appearance`, off by default; see `update`'s `emb`): each track keeps
+ * an exponentially smoothed, unit-length embedding of the detections it matched, and in the
+ * first association a pair whose IoU cost is under the limit and where both sides have an
+ * embedding costs λ·IoU cost + (1 − λ)·cosine distance instead, or cannot match at all when the
+ * cosine distance exceeds `maxCosine`. Without embeddings every step above is computed exactly
+ * as without the option.
+ *
  * IoU uses the "+1 pixel" convention of the reference (`cython_bbox`). Assignment is exact (see
  * lapjv.ts). Boxes are (x1, y1, x2, y2) in, (x, y, w, h) out, from the Kalman state.
  *
@@ -44,7 +51,20 @@ export interface ByteTrackerOptions {
   frameRate?: number;
   /** Track id source; default a counter from 1 owned by this tracker. */
   nextId?: () => number;
+  /** Appearance cue settings, used on the updates that are given embeddings. */
+  appearance?: AppearanceOptions;
 }
+
+export interface AppearanceOptions {
+  /** λ in the first association's cost λ·IoU cost + (1 − λ)·cosine distance (1: IoU only). */
+  iouWeight: number;
+  /** A pair whose cosine distance (1 − cos) is above this is never matched in the first association. */
+  maxCosine: number;
+  /** Track embedding smoothing: e ← ema·e + (1 − ema)·new, then renormalised (0: the last one only). */
+  ema: number;
+}
+
+export const DEFAULT_APPEARANCE: AppearanceOptions = { iouWeight: 0.5, maxCosine: 0.5, ema: 0.9 };
 
 export class Track {
   id = 0;
@@ -64,6 +84,8 @@ export class Track {
   everRemoved = false;
   /** Scratch: list-membership stamp. */
   mark = 0;
+  /** Smoothed unit-length appearance embedding (null: no embedding seen yet). */
+  emb: Float32Array | null = null;
 
   /** Box (x, y, w, h) from the Kalman state. */
   tlwh(out: Float64Array | number[], o = 0): void {
@@ -85,6 +107,7 @@ export class ByteTracker {
   readonly trackBuffer: number;
   /** `det_thresh` of the reference: the score a detection needs to start a track. */
   readonly detThresh: number;
+  readonly appearance: AppearanceOptions;
   /** Lost tracks older than this many updates are removed. */
   maxTimeLost: number;
   frameId = 0;
@@ -142,6 +165,7 @@ export class ByteTracker {
     this.maxTimeLost = 0;
     this.setFrameRate(o.frameRate ?? 30);
     this.idSource = o.nextId;
+    this.appearance = o.appearance ?? DEFAULT_APPEARANCE;
   }
 
   /** `max_time_lost = int(frame_rate / 30 * track_buffer)`; may change between updates. */
@@ -154,8 +178,12 @@ export class ByteTracker {
    * are the n from index `start` (detection k is box start + k). Returns the
    * confirmed tracks (the `output` array, valid until the next call), each with `detIndex`
    * set to the detection it was matched with on this update.
+   *
+   * `emb` (optional, the appearance cue): unit-length embeddings, `emb[start + k]` for detection
+   * k or undefined where it has none (only high detections are looked at). The tracker copies
+   * what it keeps.
    */
-  update(tlbr: ArrayLike<number>, scores: ArrayLike<number>, n: number, start = 0): Track[] {
+  update(tlbr: ArrayLike<number>, scores: ArrayLike<number>, n: number, start = 0, emb?: ReadonlyArray<Float32Array | undefined>): Track[] {
     const frameId = ++this.frameId;
     this.ensureDets(n);
     const { dx1, dy1, dx2, dy2, dw, dh, dScore } = this;
@@ -200,7 +228,7 @@ export class ByteTracker {
     }
     this.ensureMatch(Math.max(pool.length, unconfirmed.length, n));
     const rowM = this.rowM, colM = this.colM;
-    this.associate(pool, high, nHigh, true, this.matchThresh);
+    this.associate(pool, high, nHigh, true, this.matchThresh, emb, start);
     const rTracked = this.rTracked;
     rTracked.length = 0;
     for (let i = 0; i < pool.length; i++) {
@@ -247,6 +275,7 @@ export class ByteTracker {
       if (dScore[k] < this.detThresh) continue;
       activated.push(this.activate(k, frameId));
     }
+    if (emb !== undefined) { this.smoothEmbeddings(activated, emb, start); this.smoothEmbeddings(refind, emb, start); }
 
     // Step 5: lost tracks past the buffer.
     for (let i = 0; i < prevLost.length; i++) {
@@ -312,7 +341,7 @@ export class ByteTracker {
    * `fuse`), solved with cost limit `thresh` into rowM / colM. Only overlapping pairs are
    * candidates: any other pair costs exactly 1, never below a limit of at most 1.
    */
-  private associate(ts: Track[], idx: Int32Array, m: number, fuse: boolean, thresh: number): void {
+  private associate(ts: Track[], idx: Int32Array, m: number, fuse: boolean, thresh: number, emb?: ReadonlyArray<Float32Array | undefined>, start = 0): void {
     const nt = ts.length;
     if (nt === 0 || m === 0) { this.rowM.fill(-1, 0, nt); this.colM.fill(-1, 0, m); return; }
     this.rowBoxes = trackBoxes(ts, this.rowBoxes);
@@ -328,6 +357,7 @@ export class ByteTracker {
       const d = 1 - eVal[e]; // iou_distance
       eVal[e] = fuse ? 1 - (1 - d) * dScore[idx[eCol[e]]] : d; // fuse_score: 1 - (1 - d)·score
     }
+    if (emb !== undefined) this.blendAppearance(ts, idx, ne, thresh, emb, start);
     this.la.solveSparse(nt, m, this.eRow, eCol, eVal, ne, thresh, this.rowM, this.colM);
   }
 
@@ -366,6 +396,47 @@ export class ByteTracker {
       }
     }
     return ne;
+  }
+
+  /**
+   * The appearance cue on the candidate pairs of an association: a pair under the cost limit
+   * whose track and detection both have embeddings costs λ·c + (1 − λ)·(1 − cos) instead of c,
+   * or is taken out (cost ∞) when 1 − cos > maxCosine. Pairs at or over the limit stay there:
+   * appearance never lets a pair match that IoU alone would not.
+   */
+  private blendAppearance(ts: Track[], idx: Int32Array, ne: number, thresh: number, emb: ReadonlyArray<Float32Array | undefined>, start: number): void {
+    const eRow = this.eRow, eCol = this.eCol, eVal = this.eVal;
+    const { iouWeight, maxCosine } = this.appearance;
+    for (let e = 0; e < ne; e++) {
+      const c = eVal[e];
+      if (!(c < thresh)) continue;
+      const a = ts[eRow[e]].emb;
+      const b = emb[start + idx[eCol[e]]];
+      if (!a || !b) continue;
+      const n = Math.min(a.length, b.length);
+      let dot = 0;
+      for (let k = 0; k < n; k++) dot += a[k] * b[k];
+      const dist = 1 - dot;
+      eVal[e] = dist > maxCosine ? Infinity : iouWeight * c + (1 - iouWeight) * dist;
+    }
+  }
+
+  /** Tracks matched on this update to a high detection with an embedding: smooth it into theirs. */
+  private smoothEmbeddings(ts: Track[], emb: ReadonlyArray<Float32Array | undefined>, start: number): void {
+    const a = this.appearance.ema;
+    for (let i = 0; i < ts.length; i++) {
+      const t = ts[i];
+      // Low detections (occluded, blurred) never feed a track's appearance.
+      if (t.detIndex < 0 || !(this.dScore[t.detIndex] > this.trackThresh)) continue;
+      const e = emb[start + t.detIndex];
+      if (!e) continue;
+      const f = t.emb;
+      if (!f || f.length !== e.length) { t.emb = Float32Array.from(e); continue; }
+      let ss = 0;
+      for (let k = 0; k < f.length; k++) { const v = a * f[k] + (1 - a) * e[k]; f[k] = v; ss += v * v; }
+      if (ss > 0) { const s = 1 / Math.sqrt(ss); for (let k = 0; k < f.length; k++) f[k] *= s; }
+      else t.emb = Float32Array.from(e); // opposite vectors cancelled out: start again from the new one
+    }
   }
 
   private growEdges(): void {

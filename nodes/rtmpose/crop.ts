@@ -78,10 +78,12 @@ export interface WarpOptions {
   std: [number, number, number];
   /** Channel order the model expects. */
   order: 'rgb' | 'bgr';
+  /** Tensor layout: planar 'chw' (default; NCHW models) or interleaved 'hwc' (NHWC models). */
+  layout?: 'chw' | 'hwc';
 }
 
 /**
- * Fill `out` (planar CHW float32, 3×outH×outW) by bilinear sampling of the frame at
+ * Fill `out` (float32, 3×outH×outW: planar CHW, or interleaved HWC with `layout: 'hwc'`) by bilinear sampling of the frame at
  * `cropToFrame(u, v)` for every output pixel (u, v), then normalising.
  * Samples outside the frame read 0, each of the four neighbours separately (cv2's behaviour
  * with BORDER_CONSTANT), so edges blend into black.
@@ -90,6 +92,9 @@ export function warpToTensor(src: WarpInput, cropToFrame: Affine, opt: WarpOptio
   const { outW, outH } = opt;
   const plane = outW * outH;
   if (out.length < 3 * plane) throw new Error(`tensor too small: ${out.length} < ${3 * plane}`);
+  // Output pixel o, channel c goes to out[o·ps + c·cs].
+  const hwc = opt.layout === 'hwc';
+  const ps = hwc ? 3 : 1, cs = hwc ? 1 : plane;
   const ch = src.format === 'gray8' ? 1 : 3;
   // Which source byte feeds model channel 0, 1, 2.
   const srcIsBgr = src.format === 'bgr24';
@@ -99,7 +104,7 @@ export function warpToTensor(src: WarpInput, cropToFrame: Affine, opt: WarpOptio
   const { pixels, width: W, height: H, stride } = src;
   const m = cropToFrame;
   if (m.b === 0 && m.d === 0) {
-    warpAxisAligned(src, m, outW, outH, ch, map, sc, off, out);
+    warpAxisAligned(src, m, outW, outH, ch, map, sc, off, ps, cs, out);
     return;
   }
   const px = [0, 0, 0];
@@ -130,9 +135,10 @@ export function warpToTensor(src: WarpInput, cropToFrame: Affine, opt: WarpOptio
           }
         }
       }
-      out[o] = px[0] * sc[0] + off[0];
-      out[o + plane] = px[1] * sc[1] + off[1];
-      out[o + 2 * plane] = px[2] * sc[2] + off[2];
+      const q = o * ps;
+      out[q] = px[0] * sc[0] + off[0];
+      out[q + cs] = px[1] * sc[1] + off[1];
+      out[q + 2 * cs] = px[2] * sc[2] + off[2];
     }
   }
 }
@@ -141,9 +147,8 @@ export function warpToTensor(src: WarpInput, cropToFrame: Affine, opt: WarpOptio
  * The same sampling for a transform without rotation (every top-down crop): per-column and
  * per-row neighbours and weights computed once, neighbours outside the frame weighted 0.
  */
-function warpAxisAligned(src: WarpInput, m: Affine, outW: number, outH: number, ch: number, map: number[], sc: number[], off: number[], out: Float32Array): void {
+function warpAxisAligned(src: WarpInput, m: Affine, outW: number, outH: number, ch: number, map: number[], sc: number[], off: number[], ps: number, cs: number, out: Float32Array): void {
   const { pixels, width: W, height: H, stride } = src;
-  const plane = outW * outH;
   const cx0 = new Int32Array(outW), cx1 = new Int32Array(outW), wx0 = new Float64Array(outW), wx1 = new Float64Array(outW);
   for (let u = 0; u < outW; u++) {
     const fx = m.a * u + m.c;
@@ -160,13 +165,13 @@ function warpAxisAligned(src: WarpInput, m: Affine, outW: number, outH: number, 
     const in0 = y0 >= 0 && y0 < H, in1 = y0 + 1 >= 0 && y0 + 1 < H;
     const r0 = (in0 ? y0 : 0) * stride, r1 = (in1 ? y0 + 1 : 0) * stride;
     const wy0 = in0 ? 1 - ay : 0, wy1 = in1 ? ay : 0;
-    let o = v * outW;
-    for (let u = 0; u < outW; u++, o++) {
+    let o = v * outW * ps;
+    for (let u = 0; u < outW; u++, o += ps) {
       const a0 = wy0 * wx0[u], a1 = wy0 * wx1[u], b0 = wy1 * wx0[u], b1 = wy1 * wx1[u];
       const p00 = r0 + cx0[u], p01 = r0 + cx1[u], p10 = r1 + cx0[u], p11 = r1 + cx1[u];
       out[o] = (a0 * pixels[p00 + m0] + a1 * pixels[p01 + m0] + b0 * pixels[p10 + m0] + b1 * pixels[p11 + m0]) * s0 + o0;
-      out[o + plane] = (a0 * pixels[p00 + m1] + a1 * pixels[p01 + m1] + b0 * pixels[p10 + m1] + b1 * pixels[p11 + m1]) * s1 + o1;
-      out[o + 2 * plane] = (a0 * pixels[p00 + m2] + a1 * pixels[p01 + m2] + b0 * pixels[p10 + m2] + b1 * pixels[p11 + m2]) * s2 + o2;
+      out[o + cs] = (a0 * pixels[p00 + m1] + a1 * pixels[p01 + m1] + b0 * pixels[p10 + m1] + b1 * pixels[p11 + m1]) * s1 + o1;
+      out[o + 2 * cs] = (a0 * pixels[p00 + m2] + a1 * pixels[p01 + m2] + b0 * pixels[p10 + m2] + b1 * pixels[p11 + m2]) * s2 + o2;
     }
   }
 }

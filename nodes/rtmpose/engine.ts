@@ -19,6 +19,34 @@ export interface EngineOptions {
   order: 'rgb' | 'bgr';
 }
 
+/**
+ * An onnxruntime session on the first of `providers` that loads `model` (each failure is kept
+ * for the error when none does). Single-image inference settings: `threads` intra-op threads
+ * that do not spin between runs, sequential execution, every graph optimisation.
+ */
+export async function openSession(model: string, providers: readonly string[], threads: number): Promise<{ session: ort.InferenceSession; provider: string }> {
+  ort.env.logLevel = 'fatal';
+  const failures: string[] = [];
+  for (const p of providers) {
+    try {
+      const session = await ort.InferenceSession.create(model, {
+        executionProviders: [p as ort.InferenceSession.ExecutionProviderConfig],
+        intraOpNumThreads: threads,
+        interOpNumThreads: 1,
+        executionMode: 'sequential',
+        graphOptimizationLevel: 'all',
+        logSeverityLevel: 3,
+        // Threads that spin between runs burn a core each while the node waits for frames.
+        extra: { session: { intra_op: { allow_spinning: '0' } } },
+      });
+      return { session, provider: p };
+    } catch (err) {
+      failures.push(`${p}: ${(err instanceof Error ? err.message : String(err)).split('\n')[0]}`);
+    }
+  }
+  throw new Error(failures.join('; '));
+}
+
 export interface FrameRef extends WarpInput { source?: SourceTransform }
 
 export interface PoseTiming { warpMs: number; runMs: number; decodeMs: number }
@@ -40,29 +68,7 @@ export class PoseEngine {
 
   /** The first of `opts.providers` that loads the model; its name is `provider`. */
   static async create(opts: EngineOptions): Promise<PoseEngine> {
-    ort.env.logLevel = 'fatal';
-    const failures: string[] = [];
-    let session: ort.InferenceSession | undefined;
-    let provider = '';
-    for (const p of opts.providers) {
-      try {
-        session = await ort.InferenceSession.create(opts.model, {
-          executionProviders: [p as ort.InferenceSession.ExecutionProviderConfig],
-          intraOpNumThreads: opts.threads,
-          interOpNumThreads: 1,
-          executionMode: 'sequential',
-          graphOptimizationLevel: 'all',
-          logSeverityLevel: 3,
-          // Threads that spin between runs burn a core each while the node waits for frames.
-          extra: { session: { intra_op: { allow_spinning: '0' } } },
-        });
-        provider = p;
-        break;
-      } catch (err) {
-        failures.push(`${p}: ${(err instanceof Error ? err.message : String(err)).split('\n')[0]}`);
-      }
-    }
-    if (!session) throw new Error(failures.join('; '));
+    const { session, provider } = await openSession(opts.model, opts.providers, opts.threads);
     const inputName = session.inputNames[0];
     const meta = session.inputMetadata[0] as { isTensor: boolean; shape?: readonly (number | string)[] } | undefined;
     const shape = meta?.shape ?? [];
