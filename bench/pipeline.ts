@@ -64,6 +64,8 @@ interface State {
   sinkType: 'local-store' | 'debug-sink';
   clips: Clip[];
   worker: BareWorker;
+  /** Bare session of the pose model (input 1x3x256x192), for the limit with pose. */
+  poseWorker: BareWorker;
   tmp: string;
 }
 
@@ -128,7 +130,7 @@ function graphYaml(s: State, clip: Clip, storeDir: string): string {
   ].join('\n');
 }
 
-interface PipelineRun { frames: number; seconds: number; startMs: number; cpuMs: number; snap: StatusSnapshot }
+interface PipelineRun { frames: number; seconds: number; startMs: number; cpuMs: number; snap: StatusSnapshot; poseCrops: number }
 
 async function runPipeline(s: State, clip: Clip): Promise<PipelineRun> {
   const storeDir = mkdtempSync(path.join(s.tmp, `store-${clip.key}-`));
@@ -153,10 +155,11 @@ async function runPipeline(s: State, clip: Clip): Promise<PipelineRun> {
     }
     const end = performance.now();
     const snap = app.runtime.snapshot();
+    const crops = (await app.runtime.metrics.registry.getSingleMetric('graphrun_pose_crops_total')?.get())?.values.reduce((a, v) => a + v.value, 0) ?? 0;
     await app.stop(); // ffmpeg has exited by now: its CPU is counted once it is reaped
     const cpuMs = cpuWithChildrenMs() - c0;
     if (Number.isNaN(first)) first = t0;
-    return { frames: snap.nodes.find((n) => n.id === 'clip')!.packetsOut, seconds: (end - first) / 1000, startMs: first - t0, cpuMs, snap };
+    return { frames: snap.nodes.find((n) => n.id === 'clip')!.packetsOut, seconds: (end - first) / 1000, startMs: first - t0, cpuMs, snap, poseCrops: crops };
   } finally {
     await app.stop();
     rmSync(storeDir, { recursive: true, force: true });
@@ -224,7 +227,10 @@ export const pipelineBench: SubBenchmark = {
   async setup(ctx: BenchContext) {
     const tmp = mkdtempSync(path.join(tmpdir(), 'graphrun-bench-pipeline-'));
     const model = (await resolveYoloModel('yolox-nano', process.cwd())).path;
-    const pose = (await findLocalModel(POSE_MODELS))!.id;
+    const poseFound = (await findLocalModel(POSE_MODELS))!;
+    const pose = poseFound.id;
+    const poseWorker = await bareWorker(poseFound.path, sessionOptions('cpu', 1), new Float32Array(3 * 256 * 192).fill(0.1), [1, 3, 256, 192]);
+    for (let i = 0; i < 5; i++) await poseWorker.run();
     const clips: Clip[] = CLIPS.map((c) => {
       let file = findMedia(c.file)!;
       if (ctx.quick) {
@@ -246,7 +252,7 @@ export const pipelineBench: SubBenchmark = {
     }
     const sinkType = benchRegistry.get('local-store') ? 'local-store' : 'debug-sink';
     ctx.log(`pose model ${pose}; last node ${sinkType}; clips ${clips.map((c) => `${c.key} ${c.width}x${c.height} ${c.frames} frames`).join(', ')}`);
-    ctx.state.s = { model, pose, sinkType, clips, worker, tmp } satisfies State;
+    ctx.state.s = { model, pose, sinkType, clips, worker, poseWorker, tmp } satisfies State;
   },
   async run(ctx: BenchContext): Promise<RunResult> {
     const s = ctx.state.s as State;
@@ -277,12 +283,22 @@ export const pipelineBench: SubBenchmark = {
       const decodeMs = (l.decodeMs - l.decodeFirstMs) / (l.decodeFrames - 1);
       const inferMs = mean(l.inferMs);
       const limitFps = 1000 / (decodeMs + inferMs);
+      // The pipeline also runs the pose model on the crops its gating chose: the same number of
+      // bare session.run calls on a pose-sized tensor (a CNN costs the same whatever the pixels).
+      const poseRuns: number[] = [];
+      for (let i = 0; i < p.poseCrops; i++) poseRuns.push(await s.poseWorker.run());
+      const posePerFrameMs = poseRuns.reduce((a, b) => a + b, 0) / clip.frames;
+      const limitAllFps = 1000 / (decodeMs + inferMs + posePerFrameMs);
       checks.push({ name: `${clip.key}: bare decode and bare inference saw every frame`, ok: l.decodeFrames === clip.frames && l.inferFrames === clip.frames, detail: `decode ${l.decodeFrames}, inference ${l.inferFrames} of ${clip.frames}` });
       metrics.push(
         { key: k('decode_ms'), label: `${clip.key}: bare ffmpeg decode to rgb24 ${clip.width}x${clip.height} per frame (wall, after the first frame)`, unit: 'ms', value: decodeMs, better: 'lower' },
         { key: k('infer_ms'), label: `${clip.key}: bare session.run per frame (worker, 1 thread, mean)`, unit: 'ms', value: inferMs, better: 'lower' },
         { key: k('limit_fps'), label: `${clip.key}: limit = 1000 / (decode + inference)`, unit: 'frames/s', value: limitFps, better: 'higher', decimals: 1 },
         { key: k('of_limit_pct'), label: `${clip.key}: pipeline as a share of the limit`, unit: '%', value: (fps / limitFps) * 100, better: 'higher', decimals: 0 },
+        { key: k('pose_crops'), label: `${clip.key}: pose crops the pipeline ran per frame (gated)`, unit: 'crops', value: p.poseCrops / clip.frames, better: 'none', decimals: 2 },
+        { key: k('pose_ms'), label: `${clip.key}: bare pose session.run per frame (that many crops)`, unit: 'ms', value: posePerFrameMs, better: 'lower' },
+        { key: k('limit_all_fps'), label: `${clip.key}: limit with pose = 1000 / (decode + detector + pose inference)`, unit: 'frames/s', value: limitAllFps, better: 'higher', decimals: 1 },
+        { key: k('of_limit_all_pct'), label: `${clip.key}: pipeline as a share of the limit with pose`, unit: '%', value: (fps / limitAllFps) * 100, better: 'higher', decimals: 0 },
         { key: k('cpu_ms'), label: `${clip.key}: pipeline CPU per frame (all threads + ffmpeg)`, unit: 'ms', value: p.cpuMs / p.frames, better: 'lower' },
         { key: k('limit_cpu_ms'), label: `${clip.key}: CPU per frame of the limit's passes (decode; letterbox, session.run, decode + NMS)`, unit: 'ms', value: (l.decodeCpuMs + l.inferCpuMs) / clip.frames, better: 'lower' },
       );
@@ -323,20 +339,24 @@ export const pipelineBench: SubBenchmark = {
     const s = ctx.state.s as State | undefined;
     if (!s) return;
     await s.worker.stop();
+    await s.poseWorker.stop();
     rmSync(s.tmp, { recursive: true, force: true });
   },
   notes: ({ quick, metrics }) => {
     const m = (key: string): MetricSummary | undefined => metrics.find((x) => x.key === key);
     const verdict = (clip: string) => {
+      const all = m(`pipeline.${clip}.of_limit_all_pct`);
       const lim = m(`pipeline.${clip}.of_limit_pct`), base = m(`pipeline.${clip}.over_baseline`);
       const a = lim ? `${lim.median.toFixed(0)}% of the limit (${lim.median >= 85 ? 'met' : 'not met'})` : 'limit not measured';
       const b = base ? `${base.median.toFixed(2)}× the baseline (${base.median >= 3 ? 'met' : 'not met'})` : 'baseline not run';
-      return `${clip}: ${a}; ${b}.`;
+      const c = all ? `${all.median.toFixed(0)}% of the limit with pose (${all.median >= 85 ? 'met' : 'not met'})` : '';
+      return `${clip}: ${a}${c ? `; ${c}` : ''}; ${b}.`;
     };
     return [
       `Targets: the pipeline at ≥ 85% of the limit and ≥ 3× the OpenCV baseline (medians). ${CLIPS.map((c) => verdict(c.key)).join(' ')}`,
       ...(baselineMissing ? [`The OpenCV baseline was left out: ${baselineMissing}.`] : []),
       `Each run, per clip${quick ? ` (--quick: the first ${QUICK_FRAMES} frames, stream-copied)` : ''}: the pipeline (a fresh graph: demo.yml's nodes, realtime: false, block: ${QUEUE} on every edge; frames/s from the first frame out of the source to every queue empty: like the bare decode, without ffmpeg's start-up), then the limit's two parts, then the baseline. Per-node times are the runtime's per-packet processing time (runtime.snapshot() p50/p95 over the run's packets); the yolo node's includes the hand-off to its worker thread and waiting for it. With block queues a node's time also includes waiting for room downstream (emit back-pressure): nodes upstream of the slowest one show its pace, so the slowest stage is the last one with a high p50.`,
+      'Two limits: decode + detector inference (what the issue names), and decode + detector + the pose inference the pipeline chose to run (its gated crops, bare session.run each): the pipeline does that work too, so the second is its physical limit.',
       'The limit counts decode and inference one after the other; in the pipeline ffmpeg decodes in its own process while the detector runs, but the pipeline also tracks, poses (gated), draws snapshots and stores events, which the limit leaves out. The baseline runs cv2.dnn with OpenCV\'s default threads (all cores) in one loop: the ratio is graphrun + onnxruntime against that whole program, not the runtime alone.',
     ];
   },
