@@ -189,6 +189,15 @@ export function optionsJsonSchema(def: AnyNodeDefinition): Record<string, unknow
   return { ...s, required, additionalProperties: false };
 }
 
+/** Intersection over union of two boxes (x, y, w, h); 0 when both are empty. */
+export function boxIou(a: { x: number; y: number; w: number; h: number }, b: { x: number; y: number; w: number; h: number }): number {
+  const x0 = Math.max(a.x, b.x), y0 = Math.max(a.y, b.y);
+  const x1 = Math.min(a.x + a.w, b.x + b.w), y1 = Math.min(a.y + a.h, b.y + b.h);
+  const inter = Math.max(0, x1 - x0) * Math.max(0, y1 - y0);
+  const union = a.w * a.h + b.w * b.h - inter;
+  return union > 0 ? inter / union : 0;
+}
+
 /** One keypoint in source pixels; COCO-17 order for people. */
 export interface Keypoint { x: number; y: number; score: number }
 

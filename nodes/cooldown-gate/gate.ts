@@ -21,7 +21,7 @@
  * incident anyway), so memory follows the number of objects in view, not the history; a hard
  * cap `maxKeys` forgets the least recently seen beyond it.
  */
-import type { Category } from '../../src/contract.js';
+import { boxIou, type Category } from '../../src/contract.js';
 import type { EventReason } from '../../src/events/event.js';
 
 export interface GateOptions {
@@ -65,13 +65,7 @@ export interface KeyState {
 
 export type Decision = { emit: true; reason: EventReason; state: KeyState } | { emit: false; state: KeyState; merged?: boolean };
 
-export function iou(a: Box, b: Box): number {
-  const x1 = Math.max(a.x, b.x), y1 = Math.max(a.y, b.y);
-  const x2 = Math.min(a.x + a.w, b.x + b.w), y2 = Math.min(a.y + a.h, b.y + b.h);
-  const inter = Math.max(0, x2 - x1) * Math.max(0, y2 - y1);
-  const union = a.w * a.h + b.w * b.h - inter;
-  return union > 0 ? inter / union : 0;
-}
+export const iou = boxIou;
 
 /** One stream's keys. Map order = least recently seen first (a sighting moves its key last). */
 export class StreamGate {

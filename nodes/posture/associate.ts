@@ -14,6 +14,7 @@
  * left over starts a new track (ids 1, 2, … per associator). A track unseen for more than
  * `maxGapMs` of packet time is forgotten.
  */
+import { boxIou } from '../../src/contract.js';
 import type { Box } from '../rtmpose/crop.js';
 
 export interface AssociateOptions {
@@ -28,13 +29,7 @@ export const DEFAULT_ASSOCIATE: AssociateOptions = { minIou: 0.3, maxGapMs: 3000
 
 interface Track { id: number; box: Box; lastMs: number; hint?: number }
 
-export function iou(a: Box, b: Box): number {
-  const x0 = Math.max(a.x, b.x), y0 = Math.max(a.y, b.y);
-  const x1 = Math.min(a.x + a.w, b.x + b.w), y1 = Math.min(a.y + a.h, b.y + b.h);
-  const inter = Math.max(0, x1 - x0) * Math.max(0, y1 - y0);
-  const union = a.w * a.h + b.w * b.h - inter;
-  return union > 0 ? inter / union : 0;
-}
+export const iou = boxIou;
 
 export class Associator {
   private tracks: Track[] = [];
