@@ -20,6 +20,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freePort, pollFor } from './net.js';
 
 /** The nearest folder above this file with a package.json: the project, from source or from dist/. */
 function projectRoot(): string {
@@ -240,29 +241,4 @@ export function backendPythonProblem(): string | undefined {
 
 /* Port and polling helpers (the same as test/support/net.ts, which dist/ does not have). */
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const addr = s.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
-async function pollFor<T>(fn: () => Promise<T | undefined>, timeoutMs: number, what: string, everyMs = 50): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  let lastErr: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v !== undefined) return v;
-    } catch (err) {
-      lastErr = err;
-    }
-    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastErr ? ` (last error: ${(lastErr as Error).message})` : ''}`);
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-}
