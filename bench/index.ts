@@ -8,6 +8,7 @@
  *   npm run bench -- runtime --cpu-prof also write a CPU profile per sub-benchmark and print where the time goes
  *   npm run bench -- --runs 11          override the number of counted runs
  *   npm run bench -- --out DIR          write results to DIR (default bench/results)
+ *   npm run bench -- soak [--quick]     an opt-in sub-benchmark: run only when named (30 min; quick 60 s)
  *
  * Each sub-benchmark runs in its own Node process (started with --expose-gc), so one cannot
  * warm up, pollute or crash another. Results go to bench/results/<timestamp>.json and .md, and
@@ -31,16 +32,31 @@ import { videoBench } from './video.js';
 import { outboxBench } from './outbox.js';
 import { deliveryBench } from './delivery.js';
 import { pipelineBench } from './pipeline.js';
+import { realtimeBench } from './realtime.js';
+import { multicamBench } from './multicam.js';
+import { soakBench, soakTimeoutS } from './soak.js';
 import { poseBench } from './pose.js';
 import { trackBench } from './track.js';
 import { runtimeBench } from './runtime.js';
 import { yoloBench } from './yolo.js';
 
 /** The registry: every sub-benchmark, in the order `npm run bench` runs them. */
-export const benchmarks: SubBenchmark[] = [runtimeBench, videoBench, yoloBench, poseBench, trackBench, outboxBench, deliveryBench, pipelineBench];
+export const benchmarks: SubBenchmark[] = [runtimeBench, videoBench, yoloBench, poseBench, trackBench, outboxBench, deliveryBench, pipelineBench, realtimeBench, multicamBench];
 
-/** Longest a sub-benchmark's process may run. */
+/**
+ * Run only when named (`npm run bench -- soak`), never in the default set: too long for it.
+ * Each with the longest its process may run, for quick or full.
+ */
+export const optInBenchmarks: { bench: SubBenchmark; timeoutS: (quick: boolean) => number }[] = [
+  { bench: soakBench, timeoutS: soakTimeoutS },
+];
+
+/** Longest a sub-benchmark's process may run (opt-in ones: their own). */
 const CHILD_TIMEOUT_S = 600;
+
+/** Every sub-benchmark, default and opt-in. */
+const allBenchmarks = (): SubBenchmark[] => [...benchmarks, ...optInBenchmarks.map((o) => o.bench)];
+const childTimeoutS = (b: SubBenchmark, quick: boolean): number => optInBenchmarks.find((o) => o.bench === b)?.timeoutS(quick) ?? CHILD_TIMEOUT_S;
 
 const USAGE = `usage: npm run bench -- [name...] [--quick] [--runs N] [--cpu-prof] [--out DIR] [--list]`;
 
@@ -83,16 +99,17 @@ export async function main(argv: string[]): Promise<number> {
     o.list = true;
   }
   if (o.list) {
-    const w = Math.max(...benchmarks.map((b) => b.name.length));
+    const w = Math.max(...allBenchmarks().map((b) => b.name.length));
     for (const b of benchmarks) process.stdout.write(`${b.name.padEnd(w)}  ${b.description}\n`);
+    for (const { bench: b } of optInBenchmarks) process.stdout.write(`${b.name.padEnd(w)}  (only when named) ${b.description}\n`);
     return 0;
   }
-  const unknown = args.positionals.filter((n) => !benchmarks.some((b) => b.name === n));
+  const unknown = args.positionals.filter((n) => !allBenchmarks().some((b) => b.name === n));
   if (unknown.length) {
-    process.stderr.write(`bench: unknown sub-benchmark ${unknown.map((n) => `"${n}"`).join(', ')} (known: ${benchmarks.map((b) => b.name).join(', ')})\n`);
+    process.stderr.write(`bench: unknown sub-benchmark ${unknown.map((n) => `"${n}"`).join(', ')} (known: ${allBenchmarks().map((b) => b.name).join(', ')})\n`);
     return 2;
   }
-  const selected = args.positionals.length ? benchmarks.filter((b) => args.positionals.includes(b.name)) : benchmarks;
+  const selected = args.positionals.length ? allBenchmarks().filter((b) => args.positionals.includes(b.name)) : benchmarks;
 
   const root = projectRoot();
   const started = new Date();
@@ -143,10 +160,11 @@ function inChild(b: SubBenchmark, o: { quick: boolean; runs?: number; profDir?: 
     let result: BenchResult | undefined;
     const cp = fork(fileURLToPath(import.meta.url), args, { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     // A sub-benchmark that hangs must not hang the bench.
+    const limitS = childTimeoutS(b, o.quick);
     const timer = setTimeout(() => {
-      process.stderr.write(`bench: ${b.name} still running after ${CHILD_TIMEOUT_S} s: stopping it\n`);
+      process.stderr.write(`bench: ${b.name} still running after ${limitS} s: stopping it\n`);
       cp.kill('SIGKILL');
-    }, CHILD_TIMEOUT_S * 1000);
+    }, limitS * 1000);
     cp.on('message', (m) => { result = m as BenchResult; });
     cp.on('error', (err) => { clearTimeout(timer); resolve(failed(`could not start: ${err.message}`)); });
     cp.on('close', (code, signal) => {
@@ -158,7 +176,7 @@ function inChild(b: SubBenchmark, o: { quick: boolean; runs?: number; profDir?: 
 
 /** Child side: run one sub-benchmark and send the result to the parent. */
 async function child(name: string, o: { quick: boolean; runs?: number }): Promise<number> {
-  const b = benchmarks.find((x) => x.name === name);
+  const b = allBenchmarks().find((x) => x.name === name);
   if (!b || !process.send) {
     process.stderr.write(`bench: --child is internal (unknown "${name}" or no parent)\n`);
     return 2;
