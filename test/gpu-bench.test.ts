@@ -108,7 +108,8 @@ describe('prepared data, graphs and cells', () => {
     expect(r.totalFps).toBeCloseTo(r.perStreamFps![0] + r.perStreamFps![1], 6);
     expect(r.frames).toBeGreaterThan(0);
     expect(r.detectionsPerFrame).toBeGreaterThan(2); // vtest: several people in every frame
-    expect(r.meanBatch).toBeGreaterThanOrEqual(1);
+    // Frames out / batches over a window read at two slightly different moments: about 1, not exactly.
+    expect(r.meanBatch).toBeGreaterThanOrEqual(0.9);
     expect(r.inferMsPerBatch).toBeGreaterThan(0);
     expect(r.drops).toBe(0);
     expect(r.processCores).toBeGreaterThan(0);
