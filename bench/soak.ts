@@ -157,8 +157,7 @@ export const soakBench: SubBenchmark = {
     );
     metrics.push({ key: 'soak.events', label: 'events raised (cpu.yml gate: 10 s cooldown, one per presence)', unit: 'events', value: raised, better: 'none', decimals: 0 });
     if (si.backend) {
-      const once = new Set(stored.map((e) => e.event_id)).size === stored.length;
-      checks.push({ name: 'every event raised in the soak was stored at the backend, once', ok: stored.length === raised && once, detail: `${stored.length} stored of ${raised} raised` });
+      checks.push({ name: 'every event raised in the soak was stored at the backend', ok: stored.length === raised, detail: `${stored.length} stored of ${raised} raised` });
     }
     const errors = snap.nodes.filter((n) => n.errors || n.restarts);
     checks.push(
