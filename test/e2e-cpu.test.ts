@@ -12,7 +12,7 @@
  * The fall clip (a person sits, then falls) must give a fall event through all of it.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -59,6 +59,18 @@ interface Graphrun {
 }
 
 /** graphs/cpu.yml through the CLI, from a fresh working folder, reading `sim`. */
+/** Resident memory of a process and its children (ffmpeg), from /proc: "N MB (process P + children C)". */
+function rssMB(pid: number): string {
+  const rss = (p: number | string) => { try { return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${p}/status`, 'utf8'))?.[1] ?? 0) / 1024; } catch { return 0; } };
+  let children = 0;
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try { if (Number(readFileSync(`/proc/${d}/stat`, 'utf8').split(') ')[1].split(' ')[1]) === pid) children += rss(d); } catch { /* gone */ }
+  }
+  const own = rss(pid);
+  return `${(own + children).toFixed(0)} MB (process ${own.toFixed(0)} + children ${children.toFixed(0)})`;
+}
+
 function startCpuGraph(sim: CameraSim, cameraId: string): Graphrun {
   const cwd = mkdtempSync(path.join(os.tmpdir(), 'graphrun-e2e-cpu-'));
   const env: Record<string, string> = {
@@ -151,7 +163,7 @@ async function endToEnd(clip: string, stream: string, done: (events: StoredEvent
       const st = await fetch(new URL('/status.json', statusUrl)).then((r) => r.text()).catch(() => '');
       throw new Error(`${err.message}\nstatus: ${st.slice(0, 3000)}\nstderr: ${g!.err().slice(-2000)}\nstdout: ${g!.out().slice(-3000)}`);
     });
-    console.log(`${stream}: ${got.length} events at the backend ${((Date.now() - t0) / 1000).toFixed(1)} s after the status page came up: ${got.map((s) => s.event_type).join(', ')}`);
+    console.log(`${stream}: ${got.length} events at the backend ${((Date.now() - t0) / 1000).toFixed(1)} s after the status page came up: ${got.map((s) => s.event_type).join(', ')}; graphrun resident memory ${rssMB(g.child.pid!)} (for the record; the realtime bench measures it properly)`);
 
     // Nothing secret on the status page, while it runs.
     const status = await (await fetch(new URL('/status.json', statusUrl))).text();
