@@ -14,7 +14,8 @@ import { defineNode, Type, type Detections, type Packet } from '../src/contract.
 import { validateEvent, type EventPacket, type GraphrunEvent } from '../src/events/event.js';
 import type { GateTrackSummary } from '../nodes/cooldown-gate/cooldown-gate.js';
 import { startGraph, type TestApp } from './support/app.js';
-import { mediaPath, modelPath } from './support/media.js';
+import { clipDetectNodes, poseNode } from './support/clip-pipeline.js';
+import { mediaPath } from './support/media.js';
 import { testRegistry } from './support/test-nodes.js';
 
 interface Collected { events: GraphrunEvent[]; withFrame: number; summaries: GateTrackSummary[]; trackIds: Set<number>; frames: number; first: number; last: number }
@@ -61,24 +62,10 @@ version: 1
 name: events
 status: { enabled: false }
 nodes:
-  clip: { type: file-source, path: ${mediaPath(clip)}, realtime: false }
-  detect:
-    type: yolo
-    model: ${modelPath('yolox_nano.onnx')}
-    score_threshold: 0.1
-    threads: 1
-    inputs: { frames: { from: clip.frames, queue: { block: 2 } } }
-  track:
+${clipDetectNodes(mediaPath(clip))}  track:
     type: bytetrack
     inputs: { detections: { from: detect.detections, queue: { block: 2 } } }
-  pose:
-    type: rtmpose
-    model: ${modelPath('ultralight_nano_simplepose_256x192.onnx')}
-    threads: 1
-    min_box_score: 0.1
-    max_persons_per_frame: 8
-    inputs: { detections: { from: track.detections, queue: { block: 2 } } }
-  posture:
+${poseNode('track.detections')}  posture:
     type: posture${extra.posture}
     inputs: { detections: { from: pose.detections, queue: { block: 2 } } }
   gate:

@@ -13,7 +13,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { defineNode, Type, type Detection, type Detections, type Packet } from '../src/contract.js';
 import type { PostureEvent } from '../nodes/posture/posture.js';
 import { startGraph, type TestApp } from './support/app.js';
-import { mediaPath, modelPath } from './support/media.js';
+import { clipDetectNodes, poseNode } from './support/clip-pipeline.js';
+import { mediaPath } from './support/media.js';
 import { testRegistry } from './support/test-nodes.js';
 
 interface Seen { t: number; persons: Pick<Detection, 'box' | 'score' | 'pose'>[] }
@@ -53,22 +54,7 @@ version: 1
 name: falls
 status: { enabled: false }
 nodes:
-  clip: { type: file-source, path: ${mediaPath(clip)}, realtime: false }
-  detect:
-    type: yolo
-    model: ${modelPath('yolox_nano.onnx')}
-    classes: [person]
-    score_threshold: 0.1
-    threads: 1
-    inputs: { frames: { from: clip.frames, queue: { block: 2 } } }
-  pose:
-    type: rtmpose
-    model: ${modelPath('ultralight_nano_simplepose_256x192.onnx')}
-    threads: 1
-    min_box_score: 0.1
-    max_persons_per_frame: 8
-    inputs: { detections: { from: detect.detections, queue: { block: 2 } } }
-  posture:
+${clipDetectNodes(mediaPath(clip), { classes: ['person'] })}${poseNode('detect.detections')}  posture:
     type: posture${posture}
     inputs: { detections: { from: pose.detections, queue: { block: 2 } } }
   out:

@@ -8,6 +8,7 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { defineNode, Type, type Detection, type Detections, type Frame, type Packet } from '../../src/contract.js';
 import { startGraph, type TestApp } from '../../test/support/app.js';
 import { mediaPath, modelPath } from '../../test/support/media.js';
+import { clipDetectNodes } from '../../test/support/clip-pipeline.js';
 import { buildNode, type Harness } from '../../test/support/node-harness.js';
 import { testRegistry } from '../../test/support/test-nodes.js';
 import { imageFrame } from '../../test/support/yolo-models.js';
@@ -184,14 +185,7 @@ version: 1
 name: appearance
 status: { enabled: false }
 nodes:
-  clip: { type: file-source, path: ${VTEST()}, realtime: false }
-  detect:
-    type: yolo
-    model: ${modelPath('yolox_nano.onnx')}
-    score_threshold: 0.1
-    threads: 1
-    inputs: { frames: { from: clip.frames, queue: { block: 2 } } }
-  plain:
+${clipDetectNodes(VTEST())}  plain:
     type: bytetrack
     inputs: { detections: { from: detect.detections, queue: { block: 2 } } }
   app:
