@@ -55,19 +55,24 @@ export const fastapiSink = defineNode({
     let d: SinkDelivery | undefined;
 
     async function send(row: OutboxRow, signal: AbortSignal): Promise<Outcome> {
-      const event = JSON.parse(row.payload as string) as GraphrunEvent & { image_jpeg_base64?: string };
-      if (cfg.media === 's3_url' && event.snapshot) {
-        const r = d!.outbox.result(cfg.s3_sink, row.key);
-        if (r.state === 'done' && r.result) {
-          const stored = JSON.parse(r.result) as { url?: string; key?: string };
-          event.snapshot = { ...event.snapshot, ...(stored.url ? { url: stored.url } : {}), ...(stored.key ? { key: stored.key } : {}) };
+      // The stored JSON goes as it is, unless this mode adds to it (the S3 URL, the inline JPEG).
+      let body = row.payload as string;
+      if (cfg.media === 's3_url' || (cfg.media === 'inline' && row.blob)) {
+        const event = JSON.parse(body) as GraphrunEvent & { image_jpeg_base64?: string };
+        if (cfg.media === 's3_url' && event.snapshot) {
+          const r = d!.outbox.result(cfg.s3_sink, row.key);
+          if (r.state === 'done' && r.result) {
+            const stored = JSON.parse(r.result) as { url?: string; key?: string };
+            event.snapshot = { ...event.snapshot, ...(stored.url ? { url: stored.url } : {}), ...(stored.key ? { key: stored.key } : {}) };
+          }
         }
+        if (cfg.media === 'inline' && row.blob) event.image_jpeg_base64 = row.blob.toString('base64');
+        body = JSON.stringify(event);
       }
-      if (cfg.media === 'inline' && row.blob) event.image_jpeg_base64 = row.blob.toString('base64');
       const res = await request({
         url: `${base}/events`, method: 'POST', timeoutMs: cfg.timeout_ms, signal,
         headers: { ...auth, 'content-type': 'application/json', 'idempotency-key': row.key },
-        body: JSON.stringify(event),
+        body,
       });
       const o = classify(res, 'POST /events');
       if (o.kind !== 'ack' || cfg.media !== 'upload' || !row.blob) return o;
