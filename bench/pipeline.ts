@@ -3,7 +3,7 @@
  * against what a user would write without graphrun.
  *
  * - The pipeline: graphs/demo.yml's nodes with its settings (file-source → yolo yolox-nano,
- *   1 thread, score 0.1 → bytetrack → rtmpose gated every 3rd frame → posture → cooldown-gate
+ *   1 thread, score 0.1 → bytetrack → rtmpose gated (every 5th frame or on a shape change) → posture → cooldown-gate
  *   → snapshot → local-store in a temp folder; debug-sink where local-store is not registered),
  *   but file-source `realtime: false` and `block` queues on every edge, so every frame is
  *   processed once, as fast as the graph goes. Frames/s = frames / (graph started → every
@@ -110,7 +110,7 @@ function graphYaml(s: State, clip: Clip, storeDir: string): string {
     '    type: rtmpose',
     `    model: ${s.pose}`,
     '    fallback_models: [ultralight-nano-simplepose]',
-    '    every_n_frames: 3',
+    '    every_n_frames: 5',
     '    min_box_score: 0.1',
     '    max_persons_per_frame: 6',
     `    inputs: { detections: ${q('track.detections')} }`,

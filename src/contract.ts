@@ -8,7 +8,8 @@
  * Invariants the runtime keeps for every node, so no node has to:
  * - packets in/out, drops per edge and reason, errors, restarts, queue depth, in-flight work and
  *   processing time are counted by the runtime;
- * - a node is never given more than `concurrency` packets at once (default 1);
+ * - a node is never given more than `concurrency` packets at once (the graph's `concurrency`,
+ *   else the definition's `concurrency(config)`, else 1);
  * - a throw (or a rejected promise) from `process`/`run`/`start` is counted, shown, and the node
  *   is restarted with backoff; the rest of the graph keeps running;
  * - `stop` is called once per instance, with a deadline.
@@ -164,6 +165,12 @@ export interface NodeDefinition<P extends TProperties = TProperties> {
    * cannot stop the world. The validator refuses `block` edges from nodes that cannot.
    */
   canPause: boolean;
+  /**
+   * Packets the node works on at once when the graph does not set `concurrency` (default 1):
+   * a node with worker threads says how many frames keep its workers busy (yolo: each worker
+   * one at work and the next one waiting, so it never idles between frames).
+   */
+  concurrency?(config: Static<TObject<P>>): number;
   create(config: Static<TObject<P>>, ctx: NodeContext): NodeInstance;
 }
 

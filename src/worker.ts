@@ -1,6 +1,8 @@
 /**
  * The worker side of a WorkerPool: `serveWorker(init, handle)` runs `init(workerData)` once
- * (load a model session), tells the pool it is ready, then answers jobs one at a time.
+ * (load a model session), tells the pool it is ready, then answers jobs one at a time, in the
+ * order they came: a pool with `depth` > 1 posts the next job while one is at work, and it
+ * waits here until that one is answered.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 
@@ -11,13 +13,17 @@ export async function serveWorker<S, Req, Res>(
   const port = parentPort;
   if (!port) throw new Error('serveWorker must run inside a worker thread');
   const state = await init(workerData);
-  port.on('message', async (m: { type: string; msg: Req }) => {
-    if (m.type !== 'job') return;
+  let turn: Promise<void> = Promise.resolve();
+  const answer = async (msg: Req): Promise<void> => {
     try {
-      port.postMessage({ type: 'result', result: await handle(state, m.msg) });
+      port.postMessage({ type: 'result', result: await handle(state, msg) });
     } catch (err) {
       port.postMessage({ type: 'error', error: err instanceof Error ? err.message : String(err) });
     }
+  };
+  port.on('message', (m: { type: string; msg: Req }) => {
+    if (m.type !== 'job') return;
+    turn = turn.then(() => answer(m.msg));
   });
   port.postMessage({ type: 'ready' });
 }

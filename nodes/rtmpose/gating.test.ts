@@ -19,13 +19,26 @@ describe('pose gating', () => {
     expect(runs(g.plan([{ key: 'a', box: b }], 300))).toEqual(['due']);
   });
 
-  it('poses when the box width or height changes by more than the ratio since the last pose (a fall)', () => {
+  it('poses when the long side changes by more than the ratio, or the box turns upright ↔ wide (a fall); a stride is no change', () => {
     const g = new PoseGate({ everyNFrames: 0, onNewTrack: true, onBoxChange: 0.2, maxPersons: 4, ttlMs: 1000 });
     const b = box(0, 0, 100, 200);
     g.plan([{ key: 'a', box: b }], 0);
     g.done('a', b, kps);
     expect(runs(g.plan([{ key: 'a', box: box(0, 0, 119, 200) }], 100))).toEqual(['reuse']);
+    // a stride: the short side swings by 50%, the height stays
+    expect(runs(g.plan([{ key: 'a', box: box(0, 0, 150, 205) }], 150))).toEqual(['reuse']);
+    expect(runs(g.plan([{ key: 'a', box: box(0, 0, 60, 190) }], 160))).toEqual(['reuse']);
+    // sitting down: the height drops by more than 20%
     expect(runs(g.plan([{ key: 'a', box: box(0, 40, 100, 159) }], 200))).toEqual(['changed']);
+    g.done('a', box(0, 40, 100, 159), kps);
+    // falling: the box turns wide (its long side is now about as long: still a change)
+    expect(runs(g.plan([{ key: 'a', box: box(0, 100, 170, 90) }], 250))).toEqual(['changed']);
+    g.done('a', box(0, 100, 170, 90), kps);
+    // lying: the long side is now the width; it stays, the height swings: no change
+    expect(runs(g.plan([{ key: 'a', box: box(0, 100, 175, 60) }], 260))).toEqual(['reuse']);
+    // getting up: upright again
+    expect(runs(g.plan([{ key: 'a', box: box(0, 0, 100, 180) }], 270))).toEqual(['changed']);
+    g.done('a', b, kps);
     // every_n_frames 0: never by count
     for (let t = 300; t < 2000; t += 100) expect(runs(g.plan([{ key: 'a', box: b }], t))).toEqual(['reuse']);
   });
@@ -36,7 +49,7 @@ describe('pose gating', () => {
     expect(runs(g.plan([{ key: 's', box: small }, { key: 'b', box: big }, { key: 'm', box: mid }], 0))).toEqual(['none', 'new', 'new']);
     g.done('b', big, kps); g.done('m', mid, kps);
     // s is still new; b changed a lot, m changed a little (both over 20%)
-    const ds = g.plan([{ key: 's', box: small }, { key: 'b', box: box(100, 0, 100, 100) }, { key: 'm', box: box(300, 0, 39, 60) }], 100);
+    const ds = g.plan([{ key: 's', box: small }, { key: 'b', box: box(100, 0, 50, 150) }, { key: 'm', box: box(300, 0, 30, 75) }], 100);
     expect(runs(ds)).toEqual(['new', 'changed', 'reuse']);
   });
 

@@ -4,8 +4,11 @@
  * Per track, a pose runs when any enabled trigger fires:
  * - `onNewTrack`: the track has no pose yet;
  * - `everyNFrames` N > 0: N frames of that track since its last pose (1 = every frame);
- * - `onBoxChange` r > 0: the box's width or height changed by more than r (relative) since
- *   the box of its last pose — a person falling, sitting down or turning.
+ * - `onBoxChange` r > 0: since the box of its last pose, the box's long side changed by more
+ *   than r (relative), or the box turned from upright to wide or back — a person falling,
+ *   sitting down, bending, lying down or getting up. The short side is left out on purpose:
+ *   a walking person's width swings with every stride (vtest: 15–30% between poses), which
+ *   says nothing about posture and, counted, doubled the pose work of a street scene.
  * At most `maxPersons` run per frame: new tracks first, then changed boxes (largest change
  * first), then the most overdue, larger boxes breaking ties. Persons that do not run reuse
  * their last keypoints, carried along with the box (same position relative to the box); a
@@ -27,8 +30,14 @@ interface Memo { poseBox?: Box; keypoints?: Keypoint[]; framesSince: number; las
 
 export type Decision = { run: true; reason: 'new' | 'changed' | 'due' } | { run: false; keypoints?: Keypoint[] };
 
+/**
+ * How much a box changed shape for posture: the relative change of its long side, or Infinity
+ * when it turned from upright (h ≥ w) to wide or back.
+ */
 export function boxChange(a: Box, b: Box): number {
-  return Math.max(Math.abs(b.w / a.w - 1), Math.abs(b.h / a.h - 1));
+  const upA = a.h >= a.w, upB = b.h >= b.w;
+  if (upA !== upB) return Infinity;
+  return upA ? Math.abs(b.h / a.h - 1) : Math.abs(b.w / a.w - 1);
 }
 
 /** Keypoints placed relative to box `from`, moved and scaled to box `to`. */
@@ -61,7 +70,7 @@ export class PoseGate {
       }
       if (reason) {
         const rank = reason === 'new' ? 0 : reason === 'changed' ? 1 : 2;
-        cands.push({ i, rank, score: reason === 'changed' ? change : reason === 'due' ? frames + p.box.w * p.box.h * 1e-9 : p.box.w * p.box.h });
+        cands.push({ i, rank, score: reason === 'changed' ? Math.min(change, 1e6) : reason === 'due' ? frames + p.box.w * p.box.h * 1e-9 : p.box.w * p.box.h });
         return { run: true, reason };
       }
       return { run: false };

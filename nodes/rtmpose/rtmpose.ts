@@ -13,8 +13,8 @@
  * threads each); the frame's pixels are shared with them, not copied. The crops of one frame
  * run in parallel across workers.
  * Gating (see gating.ts): a person is posed when it is a new track, every `every_n_frames`
- * frames of its track, or when its box's width or height changed by more than
- * `on_box_change` since its last pose; at most `max_persons_per_frame` per frame. Others
+ * frames of its track, or when its box's long side changed by more than `on_box_change`
+ * since its last pose, or it turned from upright to wide or back; at most `max_persons_per_frame` per frame. Others
  * reuse their last keypoints, moved with the box. Tracks are `trackId` when a tracker set it,
  * else this node's own greedy IoU association (nodes/posture/associate.ts).
  *
@@ -64,7 +64,7 @@ export const rtmpose = defineNode({
     channel_order: Type.Optional(Type.Union([Type.Literal('rgb'), Type.Literal('bgr')], { description: 'Channel order the model expects. Default: from models.yml for a known model, else rgb.' })),
     every_n_frames: Type.Integer({ minimum: 0, maximum: 1000, default: 2, description: 'Pose each track every N frames (1 = every frame, 0 = never by count).' }),
     on_new_track: Type.Boolean({ default: true, description: 'Pose a track on its first frame.' }),
-    on_box_change: Type.Number({ minimum: 0, maximum: 10, default: 0.15, description: 'Pose when the box width or height changed by more than this ratio since the last pose (0 = off).' }),
+    on_box_change: Type.Number({ minimum: 0, maximum: 10, default: 0.15, description: 'Pose when the box\'s long side changed by more than this ratio since the last pose, or the box turned from upright to wide or back (0 = off).' }),
     max_persons_per_frame: Type.Integer({ minimum: 1, maximum: 64, default: 4, description: 'At most this many pose runs per frame (new tracks first).' }),
     min_box_score: Type.Number({ minimum: 0, maximum: 1, default: 0.3, description: 'Persons with a lower detection score get no pose.' }),
   }),

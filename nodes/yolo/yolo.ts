@@ -8,10 +8,11 @@
  * Ports: in `frames` (frame, default queue `latest`), out `detections` (detections: the
  * `Detections` of src/contract.ts, `frame` = the input frame, boxes in source pixels).
  * Drops: never itself; its input edge keeps only the newest frame by default.
- * Concurrency: give the node `concurrency: N` with `workers: N` (× `max_batch` for a model
- * with a dynamic batch axis fed by several cameras); with the default `concurrency: 1` one
- * frame is at work at a time, whatever the worker count. Each stream's detections leave in
- * frame order.
+ * Concurrency: unless the graph sets `concurrency`, the node takes `workers × max(2,
+ * max_batch)` frames at once: each worker has a frame (or batch) at work and the next one
+ * already in its inbox, so it never idles between frames waiting for the main thread, and a
+ * model with a dynamic batch axis fed by several cameras can fill its batches. Each stream's
+ * detections leave in frame order.
  *
  * ```yaml
  * detect:
@@ -35,6 +36,8 @@ import path from 'node:path';
 
 const WORKER = new URL(import.meta.url.endsWith('.ts') ? './yolo-worker.ts' : './yolo-worker.js', import.meta.url);
 const GPU: ReadonlySet<Provider> = new Set(['cuda', 'tensorrt', 'webgpu']);
+/** Batches posted to one worker at once: one at work, the next waiting in its inbox. */
+const PER_WORKER = 2;
 
 const lit = <const T extends string>(v: readonly T[], o: { default: T; description: string }) => Type.Union(v.map((x) => Type.Literal(x)), o);
 
@@ -69,6 +72,7 @@ export const yolo = defineNode({
   inputs: { frames: { kind: 'frame', description: 'Frames to detect in (any size; rgb24, bgr24 or gray8).', defaultQueue: { mode: 'latest' } } },
   outputs: { detections: { kind: 'detections', description: 'Detections in source pixels, with the frame, inference latency and provider.' } },
   canPause: true,
+  concurrency: (cfg) => cfg.workers * Math.max(2, cfg.max_batch),
   create(cfg, ctx) {
     let pool: WorkerPool<WorkerRequest, WorkerInfo | DetectResult> | undefined;
     let batcher: Batcher<FrameIn, { image: ImageResult; ms: number } | undefined> | undefined;
@@ -134,7 +138,7 @@ export const yolo = defineNode({
           layout: cfg.layout === 'auto' && src.layout ? src.layout : cfg.layout,
           inputSize: cfg.input_size, preprocess: cfg.preprocess, hints: src.preprocess, maxBatch: cfg.max_batch,
         };
-        pool = new WorkerPool<WorkerRequest, WorkerInfo | DetectResult>(WORKER, { size: cfg.workers, workerData: { yolo: init }, name: `yolo:${ctx.id}` });
+        pool = new WorkerPool<WorkerRequest, WorkerInfo | DetectResult>(WORKER, { size: cfg.workers, depth: PER_WORKER, workerData: { yolo: init }, name: `yolo:${ctx.id}` });
         try {
           await pool.start();
           // One info job per worker: each is idle, so each takes one.
@@ -166,7 +170,7 @@ export const yolo = defineNode({
         const p = pool;
         const nmsIou = cfg.nms_iou, maxDetections = cfg.max_detections;
         batcher = new Batcher({
-          slots: cfg.workers,
+          slots: cfg.workers * PER_WORKER,
           maxBatch: info.maxBatch,
           maxWaitMs: info.maxBatch > 1 ? cfg.max_wait_ms : 0,
           now: () => ctx.clock.monotonic(),

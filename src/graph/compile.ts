@@ -67,7 +67,7 @@ export const RestartSchema = Type.Object({
 export const NodeCommonSchema = Type.Object({
   type: Type.String({ ...DESC('Node type (see `graphrun nodes`).') }),
   description: Type.String({ default: '', ...DESC('Free text shown on the status page.') }),
-  concurrency: Type.Integer({ minimum: 1, maximum: 256, default: 1, ...DESC('Packets this node may work on at once.') }),
+  concurrency: Type.Integer({ minimum: 1, maximum: 256, default: 1, ...DESC('Packets this node may work on at once. Unset: 1, or what the node type asks for (yolo: 2 per worker, so the next frame waits in the worker while one runs).') }),
   restart: RestartSchema,
   inputs: Type.Object({}, { additionalProperties: true, default: {}, ...DESC('Input port → `node.port`, a list of them, or { from, queue }.') }),
 });
@@ -245,7 +245,9 @@ function compileNode(id: string, raw: unknown, registry: Registry, v: Validators
   // Inputs are checked even when options are wrong, so wiring problems show in the same run.
   const inputs = compileInputs(id, def, rawInputs, err) ?? [];
   const restart = rest.restart as RestartPolicy;
-  const concurrency = rest.concurrency as number;
+  // The graph's `concurrency`, else what the node type asks for with its options, else 1.
+  const asked = entry.concurrency === undefined && ok && def.concurrency ? def.concurrency(options as never) : undefined;
+  const concurrency = asked !== undefined ? Math.max(1, Math.min(256, Math.floor(asked))) : (rest.concurrency as number);
   const description = String(rest.description ?? '');
   const fingerprint = JSON.stringify({ type: def.type, options, inputs, concurrency, restart });
   return { id, type: def.type, def, options, inputs, concurrency, restart, description, fingerprint };
