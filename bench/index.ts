@@ -18,6 +18,7 @@
  * To add a sub-benchmark: write bench/<name>.ts exporting a `SubBenchmark` (see
  * bench/lib/harness.ts and bench/README.md) and add it to `benchmarks` below.
  */
+import { NODE_FLAGS } from '../src/node-flags.js';
 import { fork } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import os from 'node:os';
@@ -148,7 +149,7 @@ export async function main(argv: string[]): Promise<number> {
 
 /** Run one sub-benchmark in a fresh Node process and collect its result. */
 function inChild(b: SubBenchmark, o: { quick: boolean; runs?: number; profDir?: string }): Promise<BenchResult> {
-  const execArgv = ['--expose-gc'];
+  const execArgv = ['--expose-gc', ...NODE_FLAGS]; // the CLI's V8 flags: measure what users run
   if (o.profDir) execArgv.push('--cpu-prof', '--cpu-prof-dir', o.profDir, '--cpu-prof-name', `${b.name}.cpuprofile`);
   const args = ['--child', b.name, ...(o.quick ? ['--quick'] : []), ...(o.runs ? ['--runs', String(o.runs)] : [])];
   const startedAt = new Date().toISOString();

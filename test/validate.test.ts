@@ -187,6 +187,26 @@ describe('extends', () => {
   });
 });
 
+describe('concurrency', () => {
+  const compiled = (detect: string) => {
+    const abs = path.join(root, GOOD, 'concurrency.yml');
+    const yaml = `version: 1\nname: c\nnodes:\n  cam: { type: synthetic-source }\n  detect:\n    type: yolo\n${detect}    inputs: { frames: cam.frames }\n`;
+    const r = loadAndCompile(abs, defaultRegistry, { cwd: root, env: {}, readFile: (p) => (p === abs ? yaml : readFileSync(p, 'utf8')) });
+    expect(r.diagnostics.map(formatDiagnostic)).toEqual([]);
+    return { detect: r.graph!.nodes.get('detect')!.concurrency, cam: r.graph!.nodes.get('cam')!.concurrency };
+  };
+
+  it('unset: what the node type asks for (yolo: workers × max(2, max_batch)), else 1', () => {
+    expect(compiled('    max_batch: 1\n')).toEqual({ detect: 2, cam: 1 });
+    expect(compiled('')).toEqual({ detect: 4, cam: 1 }); // max_batch 4 by default
+    expect(compiled('    workers: 3\n    max_batch: 8\n').detect).toBe(24);
+  });
+
+  it('set in the graph: as written, whatever the node type would ask', () => {
+    expect(compiled('    concurrency: 1\n    workers: 2\n').detect).toBe(1);
+  });
+});
+
 describe('${VAR} interpolation', () => {
   const file = `${GOOD}/variables.yml`;
   const cam = (env: Record<string, string>) => {

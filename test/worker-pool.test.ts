@@ -48,4 +48,49 @@ describe('worker pool', () => {
       await pool.stop();
     }
   });
+
+  it('depth 2: the next job waits in the worker, which starts it the moment the last one ends, even while the main thread is busy', async () => {
+    type R = { id: number; startedAt: number; endedAt: number; active: number };
+    const gaps = async (depth: number): Promise<number> => {
+      const pool = new WorkerPool<{ pixels: Buffer; id: number; blockMs: number }, R>(entry, { size: 1, depth, workerData: { marker: 3 } });
+      await pool.start();
+      try {
+        const jobs = [1, 2].map((id) => pool.run({ pixels: allocFrameBuffer(16), id, blockMs: 40 }));
+        const t = Date.now();
+        while (Date.now() - t < 300) { /* the main thread busy past the first job's end */ }
+        const [a, b] = await Promise.all(jobs);
+        expect([a.id, b.id]).toEqual([1, 2]);
+        return b.startedAt - a.endedAt;
+      } finally {
+        await pool.stop();
+      }
+    };
+    expect(await gaps(2)).toBeLessThan(100);
+    expect(await gaps(1)).toBeGreaterThanOrEqual(150); // posted only after the main thread's turn
+  });
+
+  it('depth 2: a worker answers its jobs one at a time and in order, even when a job awaits', async () => {
+    const pool = new WorkerPool<{ pixels: Buffer; id: number; waitMs: number }, { id: number; active: number }>(entry, { size: 1, depth: 2, workerData: { marker: 4 }, maxQueue: 10 });
+    await pool.start();
+    try {
+      const rs = await Promise.all([1, 2, 3, 4, 5].map((id) => pool.run({ pixels: allocFrameBuffer(16), id, waitMs: 15 - id * 2 })));
+      expect(rs.map((r) => r.id)).toEqual([1, 2, 3, 4, 5]);
+      expect(rs.map((r) => r.active)).toEqual([1, 1, 1, 1, 1]);
+    } finally {
+      await pool.stop();
+    }
+  });
+
+  it('depth 2: a worker that dies fails both jobs it held', async () => {
+    const pool = new WorkerPool<{ pixels: Buffer; crash?: boolean; blockMs?: number }, unknown>(entry, { size: 1, depth: 2, workerData: { marker: 5 } });
+    await pool.start();
+    try {
+      const a = pool.run({ pixels: allocFrameBuffer(16), crash: true });
+      const b = pool.run({ pixels: allocFrameBuffer(16), blockMs: 5 });
+      await expect(a).rejects.toThrow(/exited with code 3/);
+      await expect(b).rejects.toThrow(/exited with code 3/);
+    } finally {
+      await pool.stop();
+    }
+  });
 });

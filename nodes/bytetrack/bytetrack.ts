@@ -262,7 +262,7 @@ export const bytetrack = defineNode({
         };
         reidName = entry?.id ?? path.basename(found.path);
         ctx.status({ text: `loading ${reidName} in ${app.workers} worker${app.workers > 1 ? 's' : ''}` });
-        const p = new WorkerPool<ReidJob, ReidResult>(workerEntry, { size: app.workers, workerData: engine, maxQueue: 2 * app.workers, name: `bytetrack-reid:${ctx.id}` });
+        const p = new WorkerPool<ReidJob, ReidResult>(workerEntry, { size: app.workers, depth: 2, workerData: engine, maxQueue: 2 * app.workers, name: `bytetrack-reid:${ctx.id}` });
         try {
           await p.start();
         } catch (err) {

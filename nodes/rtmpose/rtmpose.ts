@@ -11,7 +11,8 @@
  * person detections (label `person` or category `human`, score ≥ `min_box_score`).
  * Inference runs in `workers` worker threads (one onnxruntime session each, `threads` intra-op
  * threads each); the frame's pixels are shared with them, not copied. The crops of one frame
- * run in parallel across workers.
+ * run in parallel across workers, and each worker gets its next crop while it runs one (pool
+ * depth 2), so it goes from crop to crop without waiting for the main thread.
  * Gating (see gating.ts): a person is posed when it is a new track, every `every_n_frames`
  * frames of its track, or when its box's long side changed by more than `on_box_change`
  * since its last pose, or it turned from upright to wide or back; at most `max_persons_per_frame` per frame. Others
@@ -119,7 +120,7 @@ export const rtmpose = defineNode({
         };
         modelName = entry?.id ?? path.basename(model);
         ctx.status({ text: `loading ${modelName} in ${cfg.workers} worker${cfg.workers > 1 ? 's' : ''}` });
-        const p = new WorkerPool<PoseJob, PoseResult>(workerEntry, { size: cfg.workers, workerData: engine, maxQueue: cfg.max_persons_per_frame + cfg.workers, name: `rtmpose:${ctx.id}` });
+        const p = new WorkerPool<PoseJob, PoseResult>(workerEntry, { size: cfg.workers, depth: 2, workerData: engine, maxQueue: cfg.max_persons_per_frame + cfg.workers, name: `rtmpose:${ctx.id}` });
         try {
           await p.start();
         } catch (err) {
