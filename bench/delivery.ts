@@ -39,7 +39,7 @@ const TOKEN = `bench-${randomUUID()}`;
 
 interface Sizes { events: number; rtt: number }
 const FULL: Sizes = { events: 1000, rtt: 200 };
-const QUICK: Sizes = { events: 250, rtt: 50 };
+const QUICK: Sizes = { events: 150, rtt: 40 };
 const WARMUP: Sizes = { events: 100, rtt: 20 };
 
 /** A person event as cpu.yml sends one (17 keypoints, zones): about 1.6 KB of JSON. */
@@ -176,7 +176,7 @@ async function rawPosts(be: TestBackend, n: number, parallel: number): Promise<{
 export const deliveryBench: SubBenchmark = {
   name: 'delivery',
   description: 'events/s from fastapi-sink (durable outbox) to the reference backend: 1 stream, 4 streams, and draining a backlog after an outage',
-  runs: { full: 5, quick: 3 },
+  runs: { full: 5, quick: 1 },
   skip() {
     return backendPythonProblem();
   },

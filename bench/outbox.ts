@@ -57,7 +57,7 @@ function payloadOf(bytes: number): string {
 export const outboxBench: SubBenchmark = {
   name: 'outbox',
   description: 'durable outbox: puts/s (1 KiB, NORMAL and FULL; 50 KiB blob; into a full file), ready+ack rows/s',
-  runs: { full: 5, quick: 3 },
+  runs: { full: 5, quick: 2 },
   setup(ctx: BenchContext) {
     ctx.state.dir = mkdtempSync(path.join(tmpdir(), 'graphrun-bench-outbox-'));
   },

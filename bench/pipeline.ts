@@ -46,7 +46,7 @@ const CLIPS = [
   { key: 'fall', file: 'fall_sit_then_fall_indoor_320x240.mp4' },
 ] as const;
 /** `--quick`: the first this many frames of each clip. */
-const QUICK_FRAMES = 100;
+const QUICK_FRAMES = 50;
 /** Size of the `block` queue on every edge: the decoder may run this far ahead of the detector. */
 const QUEUE = 8;
 /** As demo.yml: rtmpose-t, or the test model where rtmpose-t is not on this machine (never downloaded here). */

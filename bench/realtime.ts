@@ -175,7 +175,7 @@ export const realtimeBench: SubBenchmark = {
   },
   async run(ctx: BenchContext): Promise<RunResult> {
     const si = ctx.state.si as StandIns;
-    const seconds = ctx.quick ? 10 : 30;
+    const seconds = ctx.quick ? 5 : 30;
     const name = `bench-realtime-${ctx.run + 1}`;
     const t0 = Date.now();
     // A stream of its own per run: the backend's events of this run are those of this stream.

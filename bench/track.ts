@@ -39,7 +39,7 @@ function median(xs: number[]): number {
 export const trackBench: SubBenchmark = {
   name: 'track',
   description: 'bytetrack: frames/s of `graphrun track` (fresh process, update loop only) on MOT17-02 and MOT17-09, and in steady state; output checked against the reference ByteTrack',
-  runs: { full: 5, quick: 3 },
+  runs: { full: 5, quick: 1 },
   warmup: false, // every run is a fresh process: there is nothing to warm
   skip: () => {
     for (const seq of SEQUENCES) {

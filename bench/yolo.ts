@@ -81,7 +81,7 @@ interface State {
 export const yoloBench: SubBenchmark = {
   name: 'yolo',
   description: 'YOLOX-Nano per frame on the CPU for 1/2/4 threads: bare session.run vs the yolo node end to end; pre-processing and decode+NMS apart',
-  runs: { full: 5, quick: 2 },
+  runs: { full: 5, quick: 1 },
   async skip() {
     try { execFileSync('ffmpeg', ['-version'], { stdio: 'ignore' }); } catch { return 'ffmpeg not installed (needed to decode the test picture)'; }
     if (!findMedia('dog.jpg')) return `dog.jpg not found in the media mirrors (${mirrorDirs('sample').join(', ') || 'none'}): set GRAPHRUN_MEDIA_MIRROR`;
