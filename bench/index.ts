@@ -18,7 +18,7 @@
  * To add a sub-benchmark: write bench/<name>.ts exporting a `SubBenchmark` (see
  * bench/lib/harness.ts and bench/README.md) and add it to `benchmarks` below.
  */
-import { NODE_FLAGS } from '../src/node-flags.js';
+import { NODE_ENV, NODE_FLAGS } from '../src/node-flags.js';
 import { fork } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import os from 'node:os';
@@ -159,7 +159,7 @@ function inChild(b: SubBenchmark, o: { quick: boolean; runs?: number; profDir?: 
   });
   return new Promise((resolve) => {
     let result: BenchResult | undefined;
-    const cp = fork(fileURLToPath(import.meta.url), args, { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const cp = fork(fileURLToPath(import.meta.url), args, { execArgv, env: { ...process.env, ...NODE_ENV }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     // A sub-benchmark that hangs must not hang the bench.
     const limitS = childTimeoutS(b, o.quick);
     const timer = setTimeout(() => {

@@ -69,7 +69,7 @@ interface Step {
   cpuMainPct: number;
   cpuTopThreadPct: number;
   cpuFfmpegPct: number;
-  /** yolo's processing time per frame in the window, p50 (ms, from the runtime's stats). */
+  /** yolo's processing time per frame in the window, p50 (ms, from the runtime's stats): with two frames at the node (one at work, one in the worker's inbox) it includes the wait behind the other when the detector is busy. */
   detectP50Ms: number;
   latencyP95: number;
 }
@@ -141,7 +141,7 @@ export const multicamBench: SubBenchmark = {
     for (const n of steps) {
       const s = await step(ctx, si, n);
       done.push(s);
-      const line = `N=${n}: ${s.perStream.map((f) => f.toFixed(1)).join(' / ')} detected frames/s per stream (min/max ${(s.minFps / s.maxFps).toFixed(2)}), ${s.dropPct.toFixed(0)}% dropped before detection, CPU ${s.cpuPct.toFixed(0)}% of a core (main thread ${s.cpuMainPct.toFixed(0)}%, busiest other thread ${s.cpuTopThreadPct.toFixed(0)}%, ffmpeg ${s.cpuFfmpegPct.toFixed(0)}%), yolo ${s.detectP50Ms.toFixed(1)} ms/frame p50`;
+      const line = `N=${n}: ${s.perStream.map((f) => f.toFixed(1)).join(' / ')} detected frames/s per stream (min/max ${(s.minFps / s.maxFps).toFixed(2)}), ${s.dropPct.toFixed(0)}% dropped before detection, CPU ${s.cpuPct.toFixed(0)}% of a core (main thread ${s.cpuMainPct.toFixed(0)}%, busiest other thread ${s.cpuTopThreadPct.toFixed(0)}%, ffmpeg ${s.cpuFfmpegPct.toFixed(0)}%), yolo ${s.detectP50Ms.toFixed(1)} ms/frame p50 (incl. waiting in the worker's inbox)`;
       ctx.log(line);
       stepLines.push(line);
       const k = `multicam.n${n}`;

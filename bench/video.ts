@@ -96,7 +96,7 @@ export const videoBench: SubBenchmark = {
   },
   async run(ctx: BenchContext): Promise<RunResult> {
     const sim = ctx.state.sim as CameraSim;
-    const seconds = ctx.quick ? 2 : 12;
+    const seconds = ctx.quick ? 2 : 8;
     const settle = ctx.quick ? 5 : 15; // frames through before the window opens
     const native = await measure(sim, seconds, settle, 'native');
     const scaled = await measure(sim, seconds, settle, 'ffmpeg-scale');

@@ -1,6 +1,6 @@
-#!/usr/bin/env -S node --max-semi-space-size=2
+#!/usr/bin/env -S MALLOC_ARENA_MAX=2 node --max-semi-space-size=2
 // graphrun entry point: runs the compiled CLI (npm install builds it through `prepare`).
-// The shebang's V8 flags are src/node-flags.ts's (why: there).
+// The shebang's variable and V8 flag are src/node-flags.ts's (why: there).
 import { existsSync } from 'node:fs';
 const cli = new URL('../dist/src/cli.js', import.meta.url);
 if (!existsSync(cli)) {

@@ -12,6 +12,7 @@
  * The fall clip (a person sits, then falls) must give a fall event through all of it.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { NODE_ENV, NODE_FLAGS } from '../src/node-flags.js';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -90,7 +91,7 @@ function startCpuGraph(sim: CameraSim, cameraId: string): Graphrun {
     GRAPHRUN_STATUS_LISTEN: '127.0.0.1:0',
     GRAPHRUN_STATUS_TOKEN: '',
   };
-  const child = spawn(process.execPath, [BIN, 'run', GRAPH], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...NODE_FLAGS, BIN, 'run', GRAPH], { cwd, env: { ...env, ...NODE_ENV }, stdio: ['ignore', 'pipe', 'pipe'] }); // as the shebang starts it
   let out = '';
   let err = '';
   child.stdout!.on('data', (d) => { out += d; });

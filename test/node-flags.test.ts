@@ -2,16 +2,16 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { NODE_FLAGS } from '../src/node-flags.js';
+import { nodeCommand } from '../src/node-flags.js';
 
 const root = path.resolve(import.meta.dirname, '..');
 
-describe('the V8 flags graphrun runs with (src/node-flags.ts)', () => {
+describe('how graphrun\'s process is started (src/node-flags.ts)', () => {
   it('are in the shebang of bin/graphrun.js and in the npm scripts that start it', () => {
     const shebang = readFileSync(path.join(root, 'bin/graphrun.js'), 'utf8').split('\n')[0];
-    expect(shebang).toBe(`#!/usr/bin/env -S node ${NODE_FLAGS.join(' ')}`);
+    expect(shebang).toBe(`#!/usr/bin/env -S ${nodeCommand()}`);
     const scripts = (JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts;
-    for (const name of ['start', 'sim']) expect(scripts[name], name).toContain(`node ${NODE_FLAGS.join(' ')} bin/graphrun.js`);
+    for (const name of ['start', 'sim']) expect(scripts[name], name).toContain(`${nodeCommand()} bin/graphrun.js`);
   });
 
   it('the shebang runs: bin/graphrun.js started as a program', () => {
