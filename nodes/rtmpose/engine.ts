@@ -4,6 +4,7 @@
  * one engine per worker); the benchmark runs it directly.
  */
 import ort from 'onnxruntime-node';
+import { sessionOptions } from '../../src/onnx-session.js';
 import type { Keypoint, SourceTransform } from '../../src/contract.js';
 import { apply, compose, cropToSource, invert, frameToSource, warpToTensor, type CropRegion, type WarpInput } from './crop.js';
 import { chooseHead, decodeHeatmaps, decodeSimcc, type CropKeypoint, type PoseHead } from './decode.js';
@@ -21,24 +22,14 @@ export interface EngineOptions {
 
 /**
  * An onnxruntime session on the first of `providers` that loads `model` (each failure is kept
- * for the error when none does). Single-image inference settings: `threads` intra-op threads
- * that do not spin between runs, sequential execution, every graph optimisation.
+ * for the error when none does), with the options every model worker uses (src/onnx-session.ts).
  */
 export async function openSession(model: string, providers: readonly string[], threads: number): Promise<{ session: ort.InferenceSession; provider: string }> {
   ort.env.logLevel = 'fatal';
   const failures: string[] = [];
   for (const p of providers) {
     try {
-      const session = await ort.InferenceSession.create(model, {
-        executionProviders: [p as ort.InferenceSession.ExecutionProviderConfig],
-        intraOpNumThreads: threads,
-        interOpNumThreads: 1,
-        executionMode: 'sequential',
-        graphOptimizationLevel: 'all',
-        logSeverityLevel: 3,
-        // Threads that spin between runs burn a core each while the node waits for frames.
-        extra: { session: { intra_op: { allow_spinning: '0' } } },
-      });
+      const session = await ort.InferenceSession.create(model, sessionOptions(p, threads));
       return { session, provider: p };
     } catch (err) {
       failures.push(`${p}: ${(err instanceof Error ? err.message : String(err)).split('\n')[0]}`);

@@ -12,6 +12,7 @@ import { statSync } from 'node:fs';
 import { isMainThread, workerData } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
 import { serveWorker } from '../../src/worker.js';
+import { sessionOptions } from '../../src/onnx-session.js';
 import type { PixelFormat, SourceTransform } from '../../src/contract.js';
 import { CandidateBuffer, decodeImage, finishImage, rowsOf, yoloxGrid, type ImageResult, type Thresholds } from './decode.js';
 import { ModelError, planModel, type LayoutOption, type ModelPlan, type TensorMeta } from './layout.js';
@@ -76,22 +77,7 @@ const firstLine = (s: string) => s.split('\n').find((l) => l.trim())?.trim().sli
 /** onnxruntime's message when the file itself is unreadable (not a provider problem). */
 const MODEL_LOAD = /load model|protobuf|parse|modelproto|invalid model|no_suchfile|invalid_graph|invalid_protobuf|opset|ir version|model_path/i;
 
-/**
- * The session every worker opens. Intra-op threads do not spin-wait for work: on a 2-vCPU host
- * with frames 100 ms apart, two spinning threads burnt 52 ms of CPU per 11 ms inference (14 ms
- * without), CPU that ffmpeg and the other nodes need, for no gain in latency there.
- */
-export function sessionOptions(p: Provider, threads: number): ort.InferenceSession.SessionOptions {
-  return {
-    executionProviders: [p],
-    intraOpNumThreads: threads,
-    interOpNumThreads: 1,
-    executionMode: 'sequential',
-    graphOptimizationLevel: 'all',
-    logSeverityLevel: 3,
-    extra: { session: { intra_op: { allow_spinning: '0' } } },
-  };
-}
+export { sessionOptions }; // the bench opens bare sessions as the node does
 
 export async function createSession(file: string, providers: Provider[], threads: number): Promise<{ session: ort.InferenceSession; provider: Provider; failed: WorkerInfo['failed'] }> {
   // Provider failures come back as exceptions and are reported by the node; onnxruntime's own
