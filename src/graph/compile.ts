@@ -67,7 +67,7 @@ export const RestartSchema = Type.Object({
 export const NodeCommonSchema = Type.Object({
   type: Type.String({ ...DESC('Node type (see `graphrun nodes`).') }),
   description: Type.String({ default: '', ...DESC('Free text shown on the status page.') }),
-  concurrency: Type.Integer({ minimum: 1, maximum: 256, default: 1, ...DESC('Packets this node may work on at once. Unset: 1, or what the node type asks for (yolo: 2 per worker, so the next frame waits in the worker while one runs).') }),
+  concurrency: Type.Integer({ minimum: 1, maximum: 256, default: 1, ...DESC('Packets this node may work on at once. Unset: 1, or what the node type asks for (yolo: workers × max(2, max_batch), so each worker has its next frame waiting).') }),
   restart: RestartSchema,
   inputs: Type.Object({}, { additionalProperties: true, default: {}, ...DESC('Input port → `node.port`, a list of them, or { from, queue }.') }),
 });
