@@ -31,7 +31,7 @@ import { CandidateBuffer, decodeImage, finishImage, makeThresholds, yoloxGrid } 
 import { planModel } from '../nodes/yolo/layout.js';
 import { resolveYoloModel } from '../nodes/yolo/model-source.js';
 import { channelSources, letterboxInto, levelTables, planLetterbox, resolvePreprocess } from '../nodes/yolo/preprocess.js';
-import { sessionOptions } from '../nodes/yolo/yolo-worker.js';
+import { sessionOptions } from '../src/onnx-session.js';
 import { startGraph, within } from './lib/graph.js';
 import type { BenchContext, Check, Metric, MetricSummary, RunResult, SubBenchmark } from './lib/harness.js';
 import { decodeToNowhere, findMedia, rawFrames } from './lib/media.js';

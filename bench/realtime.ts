@@ -33,7 +33,7 @@
  * person per second with its snapshot and upload); the target is judged on the CLI's.
  */
 import { spawn } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
@@ -46,7 +46,7 @@ import type { StoredEvent } from './lib/fastapi-backend.js';
 import type { BenchContext, Check, Metric, RunResult, SubBenchmark } from './lib/harness.js';
 import {
   benchTemp, cpuSample, cpuShare, cpuYmlGraph, edgeCounts, edgeDelta, liveProblem, pct, recordTaps, residentAndFds,
-  rssBytes, sleep, startLiveGraph, startStandIns, tapWindow, waitUntil, type StandIns,
+  sleep, startLiveGraph, startStandIns, tapWindow, treeRssBytes, waitUntil, type StandIns,
 } from './lib/live.js';
 
 /** Issue targets for one camera on a 2-vCPU host. */
@@ -171,17 +171,6 @@ async function startCpuYml(si: StandIns, name: string, nodes: string, warmS: num
 /** Seconds the CLI's memory is sampled once it streams (full mode). */
 const CLI_SECONDS = 15;
 
-/** A process and its descendants (ffmpeg), from /proc/<pid>/task/<pid>/children. */
-function processTree(pid: number): number[] {
-  const out = [pid];
-  for (let i = 0; i < out.length; i++) {
-    let kids = '';
-    try { kids = readFileSync(`/proc/${out[i]}/task/${out[i]}/children`, 'utf8'); } catch { /* gone */ }
-    for (const k of kids.trim().split(/\s+/)) if (k) out.push(Number(k));
-  }
-  return out;
-}
-
 /**
  * graphrun as users start it, on graphs/cpu.yml unchanged (only the outbox file and the status
  * page differ): resident memory of the process and its children, each second for `seconds` after
@@ -205,7 +194,8 @@ async function cliResident(si: StandIns, name: string, seconds: number): Promise
     const mb: number[] = [];
     for (let i = 0; i < seconds; i++) {
       await sleep(1000);
-      mb.push(processTree(child.pid!).reduce((s, p) => s + rssBytes(p), 0) / MB);
+      const r = treeRssBytes(child.pid!);
+      mb.push((r.self + r.children) / MB);
     }
     child.kill('SIGTERM');
     return { mb, exitCode: await exited };

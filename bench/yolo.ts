@@ -25,7 +25,7 @@ import { planModel } from '../nodes/yolo/layout.js';
 import { resolveYoloModel } from '../nodes/yolo/model-source.js';
 import { channelSources, letterboxInto, levelTables, planLetterbox, resolvePreprocess } from '../nodes/yolo/preprocess.js';
 import { yolo } from '../nodes/yolo/yolo.js';
-import { sessionOptions } from '../nodes/yolo/yolo-worker.js';
+import { sessionOptions } from '../src/onnx-session.js';
 import type { BenchContext, Check, Metric, RunResult, SubBenchmark } from './lib/harness.js';
 import { findMedia } from './lib/media.js';
 import { bareWorker, type BareWorker } from './lib/onnx.js';

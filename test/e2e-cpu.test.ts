@@ -12,12 +12,13 @@
  * The fall clip (a person sits, then falls) must give a fall event through all of it.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { NODE_ENV, NODE_FLAGS } from '../src/node-flags.js';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { treeRssBytes } from '../bench/lib/live.js';
 import { validateEvent, type GraphrunEvent } from '../src/events/event.js';
+import { NODE_ENV, NODE_FLAGS } from '../src/node-flags.js';
 import { startCameraSim, type CameraSim } from '../src/sim/camera-sim.js';
 import { ensureBuilt } from './support/build.js';
 import { startBackend, type StoredEvent, type TestBackend } from './support/fastapi.js';
@@ -62,14 +63,9 @@ interface Graphrun {
 /** graphs/cpu.yml through the CLI, from a fresh working folder, reading `sim`. */
 /** Resident memory of a process and its children (ffmpeg), from /proc: "N MB (process P + children C)". */
 function rssMB(pid: number): string {
-  const rss = (p: number | string) => { try { return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${p}/status`, 'utf8'))?.[1] ?? 0) / 1024; } catch { return 0; } };
-  let children = 0;
-  for (const d of readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
-    try { if (Number(readFileSync(`/proc/${d}/stat`, 'utf8').split(') ')[1].split(' ')[1]) === pid) children += rss(d); } catch { /* gone */ }
-  }
-  const own = rss(pid);
-  return `${(own + children).toFixed(0)} MB (process ${own.toFixed(0)} + children ${children.toFixed(0)})`;
+  const { self, children } = treeRssBytes(pid);
+  const mb = (b: number) => (b / 2 ** 20).toFixed(0);
+  return `${mb(self + children)} MB (process ${mb(self)} + children ${mb(children)})`;
 }
 
 function startCpuGraph(sim: CameraSim, cameraId: string): Graphrun {

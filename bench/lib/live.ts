@@ -309,6 +309,15 @@ export function rssBytes(pid: number | 'self'): number {
   return m ? Number(m[1]) * 1024 : 0;
 }
 
+/** Resident memory in bytes of process `pid` and of its descendants (ffmpeg), from /proc/<pid>/task/<pid>/children. */
+export function treeRssBytes(pid: number): { self: number; children: number } {
+  const tree = [pid];
+  for (let i = 0; i < tree.length; i++) {
+    for (const k of (read(`/proc/${tree[i]}/task/${tree[i]}/children`) ?? '').trim().split(/\s+/)) if (k) tree.push(Number(k));
+  }
+  return { self: rssBytes(pid), children: tree.slice(1).reduce((s, p) => s + rssBytes(p), 0) };
+}
+
 /** Open file descriptors of `pid` (0 when it is gone). */
 export function fdCount(pid: number | 'self'): number {
   try { return readdirSync(`/proc/${pid}/fd`).length; } catch { return 0; }

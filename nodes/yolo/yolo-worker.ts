@@ -77,8 +77,6 @@ const firstLine = (s: string) => s.split('\n').find((l) => l.trim())?.trim().sli
 /** onnxruntime's message when the file itself is unreadable (not a provider problem). */
 const MODEL_LOAD = /load model|protobuf|parse|modelproto|invalid model|no_suchfile|invalid_graph|invalid_protobuf|opset|ir version|model_path/i;
 
-export { sessionOptions }; // the bench opens bare sessions as the node does
-
 export async function createSession(file: string, providers: Provider[], threads: number): Promise<{ session: ort.InferenceSession; provider: Provider; failed: WorkerInfo['failed'] }> {
   // Provider failures come back as exceptions and are reported by the node; onnxruntime's own
   // stderr lines about them (and its graph warnings) would only repeat them.
